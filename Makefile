@@ -1,0 +1,49 @@
+# Two commands stay true on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# The local cloud must never mix with the caller's own AWS settings.
+unexport AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+unexport AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_ENDPOINT_URL AWS_EC2_METADATA_SERVICE_ENDPOINT
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: all venv demo test lint pytest molecule local-cloud-start local-cloud-stop clean
+
+all: test
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+demo: venv
+	$(BIN)/ansible-playbook site.yml
+
+test: venv lint pytest molecule
+
+lint: venv
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --offline
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+pytest: venv
+	$(BIN)/pytest
+
+molecule: venv
+	$(BIN)/molecule test --all
+
+local-cloud-start: venv
+	$(BIN)/python -m localcloud start
+
+local-cloud-stop: venv
+	$(BIN)/python -m localcloud stop
+
+clean: local-cloud-stop
+	rm -rf .localcloud
