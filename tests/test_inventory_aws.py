@@ -1,0 +1,43 @@
+"""The example inventory for real accounts: parsed and validated without any AWS call."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader, inventory_loader
+
+ROOT = Path(__file__).resolve().parents[1]
+INVENTORY = ROOT / "inventory" / "aws"
+
+
+def test_static_part_lists_the_controller_and_the_pair():
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    result = subprocess.run(
+        [Path(sys.executable).parent / "ansible-inventory", "-i", INVENTORY / "hosts.yml", "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env=env,
+    )
+    listing = json.loads(result.stdout)
+    assert listing["cross_account_control"]["hosts"] == ["localhost"]
+    hostvars = listing["_meta"]["hostvars"]["localhost"]
+    assert hostvars["cross_account_source_profile"] == "source-admin"
+    assert hostvars["cross_account_target_profile"] == "target-admin"
+    assert "cross_account_local_cloud" not in hostvars
+
+
+def test_dynamic_part_is_a_valid_aws_ec2_config():
+    init_plugin_loader()
+    plugin = inventory_loader.get("amazon.aws.aws_ec2")
+    path = str(INVENTORY / "aws_ec2.yml")
+    assert plugin.verify_file(path)
+    plugin.loader = DataLoader()
+    plugin._read_config_data(path)
+    assert plugin.get_option("filters")["tag:CrossAccountRole"] == "airflow-role"
+    assert plugin.get_option("groups") == {"cross_account_hosts": "tags.CrossAccountRole is defined"}
+    assert plugin.get_option("profile") == "source-admin"
