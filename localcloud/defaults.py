@@ -1,0 +1,35 @@
+"""Defaults shared by the CLI, the server and the tests, so each value is stated once."""
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR_ENV = "LOCALCLOUD_DIR"
+DEFAULT_STATE_DIR = REPO_ROOT / ".localcloud"
+
+SOURCE_ACCOUNT = "875120157787"
+TARGET_ACCOUNT = "497254257696"
+REGION = "ap-northeast-1"
+HOSTS = ("airflow-worker-1",)
+HTTP_TOKENS = "required"
+HOP_LIMIT = 2
+
+# Static credentials moto accepts for its default account; they stand for an operator's login.
+BASE_ACCESS_KEY = "testing"
+BASE_SECRET_KEY = "testing"
+# moto's default account, the one the static credentials act in.
+BASE_ACCOUNT = "123456789012"
+
+# The role an organization creates in every member account for administrators.
+ADMIN_ROLE = "OrganizationAccountAccessRole"
+BASE_PROFILE = "localcloud-base"
+SOURCE_PROFILE = "localcloud-source"
+TARGET_PROFILE = "localcloud-target"
+
+LOOPBACK = "127.0.0.1"
+
+
+def state_dir_from_env() -> Path:
+    """Where the state lives when no --state-dir is given: LOCALCLOUD_DIR, else the repo's .localcloud."""
+    value = os.environ.get(STATE_DIR_ENV)
+    return Path(value).resolve() if value else DEFAULT_STATE_DIR

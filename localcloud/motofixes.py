@@ -1,0 +1,77 @@
+"""Two places where moto 5.2 answers differently from EC2 in ways the playbooks would trip over.
+
+Both wrap a backend method of moto inside this process, so the HTTP API stays moto's own:
+
+- ``ModifyInstanceMetadataOptions`` in moto rebuilds all options from the call, so changing only
+  the hop limit drops ``HttpTokens`` and the instance silently allows IMDSv1. EC2 keeps every
+  option the call leaves out.
+- ``ReplaceIamInstanceProfileAssociation`` in moto updates the association but not the instance,
+  so ``DescribeInstances`` keeps showing the old profile and a module comparing against it would
+  replace the profile on every run. EC2 shows the new one.
+"""
+
+import functools
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_MARK = "_localcloud_fix"
+
+
+def apply() -> None:
+    """Install the fixes once per process; later calls do nothing."""
+    from moto.ec2.models.iam_instance_profile import IamInstanceProfileAssociationBackend
+    from moto.ec2.models.instances import InstanceBackend
+
+    _wrap(InstanceBackend, "modify_instance_metadata_options", _keep_unspecified_options)
+    _wrap(IamInstanceProfileAssociationBackend, "replace_iam_instance_profile_association", _show_replaced_profile)
+
+
+def _wrap(cls: type, name: str, make: Any) -> None:
+    original = getattr(cls, name)
+    if getattr(original, _MARK, False):
+        return
+    wrapper = functools.wraps(original)(make(original))
+    setattr(wrapper, _MARK, True)
+    setattr(cls, name, wrapper)
+    log.debug("patched moto %s.%s", cls.__name__, name)
+
+
+def _keep_unspecified_options(original: Any) -> Any:
+    def modify(
+        self: Any,
+        instance_id: str,
+        http_tokens: str | None = None,
+        hop_limit: int | None = None,
+        http_endpoint: str | None = None,
+        dry_run: bool | None = False,
+        http_protocol: str | None = None,
+        metadata_tags: str | None = None,
+    ) -> Any:
+        current = self.get_instance(instance_id).metadata_options
+        return original(
+            self,
+            instance_id,
+            http_tokens=http_tokens or current.http_tokens,
+            hop_limit=hop_limit if hop_limit is not None else current.http_put_response_hop_limit,
+            http_endpoint=http_endpoint or current.http_endpoint,
+            dry_run=dry_run,
+            http_protocol=http_protocol or current.http_protocol_ipv6,
+            metadata_tags=metadata_tags or current.instance_metadata_tags,
+        )
+
+    return modify
+
+
+def _show_replaced_profile(original: Any) -> Any:
+    def replace(self: Any, association_id: str, *args: Any, **kwargs: Any) -> Any:
+        association = original(self, association_id, *args, **kwargs)
+        self.modify_instance_attribute(
+            association.instance_id,
+            "iam_instance_profile",
+            {"Arn": association.iam_instance_profile.arn, "Id": association_id},
+        )
+        return association
+
+    return replace

@@ -1,0 +1,229 @@
+"""The local cloud as one object: moto, the seeded accounts, the profiles and the metadata services.
+
+``LocalCloud`` runs in-process for the tests; ``serve`` wraps it in a long-running process for the
+CLI and the playbooks. Both start from an empty moto and write ``state.json`` last, so a reader
+that finds the file finds a cloud that is ready.
+"""
+
+import logging
+import os
+import re
+import shutil
+import signal
+import threading
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import boto3
+
+from . import accounts, defaults, motofixes, seed, state
+from .imds import MetadataService
+
+log = logging.getLogger(__name__)
+
+HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Host:
+    """A stand-in host: the instance playing it, its metadata endpoint and a home dir for its user."""
+
+    name: str
+    instance_id: str
+    imds_endpoint: str
+    home: Path
+
+
+class LocalCloud:
+    """A moto server for both accounts, seeded, with profiles for the controller and metadata per host.
+
+    moto keeps its data in process-wide backends, so only one LocalCloud may run in a process at a
+    time; ``start`` resets them so every cloud begins empty.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path | str,
+        hosts: list[str] | tuple[str, ...] = defaults.HOSTS,
+        source_account: str = defaults.SOURCE_ACCOUNT,
+        target_account: str = defaults.TARGET_ACCOUNT,
+        region: str = defaults.REGION,
+        http_tokens: str = defaults.HTTP_TOKENS,
+        hop_limit: int = defaults.HOP_LIMIT,
+        verify_cli: bool = True,
+    ):
+        hosts = list(hosts)
+        for name in hosts:
+            if not HOST_NAME.match(name):
+                raise ValueError(f"host name {name!r} must match {HOST_NAME.pattern}")
+        if len(set(hosts)) != len(hosts) or not hosts:
+            raise ValueError(f"host names must be distinct and at least one: {hosts}")
+        for label, account in (("source", source_account), ("target", target_account)):
+            if not re.fullmatch(r"\d{12}", account):
+                raise ValueError(f"{label} account must be 12 digits, got {account!r}")
+        if source_account == target_account:
+            raise ValueError("source and target account must differ")
+        if http_tokens not in ("optional", "required"):
+            raise ValueError(f"http_tokens must be optional or required, got {http_tokens!r}")
+        if not 1 <= hop_limit <= 64:
+            raise ValueError(f"hop_limit must be 1..64, got {hop_limit}")
+        self.state_dir = Path(state_dir).resolve()
+        self.host_names = hosts
+        self.source_account = source_account
+        self.target_account = target_account
+        self.region = region
+        self.http_tokens = http_tokens
+        self.hop_limit = hop_limit
+        self.verify_cli = verify_cli
+        self.aws_dir = self.state_dir / "aws"
+        self.config_file = self.aws_dir / "config"
+        self.credentials_file = self.aws_dir / "credentials"
+        self.endpoint = ""
+        self.hosts: dict[str, Host] = {}
+        self.state: dict[str, Any] = {}
+        self._moto: Any = None
+        self._metadata: list[MetadataService] = []
+        self._sessions: dict[str, boto3.Session] = {}
+
+    def __enter__(self) -> "LocalCloud":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def accounts(self) -> dict[str, str]:
+        """The two accounts by role in this project."""
+        return {"source": self.source_account, "target": self.target_account}
+
+    def session(self, which: str) -> boto3.Session:
+        """An admin session in the 'source' or 'target' account, through the controller's profile."""
+        return self._sessions[which]
+
+    def start(self) -> dict[str, Any]:
+        """Bring everything up and write state.json; on failure stop whatever did start."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> dict[str, Any]:
+        # moto reads this when it builds an account's IAM backend, and botocore must never fall back
+        # to the real metadata address; both are process settings.
+        os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+        os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+        from moto.server import ThreadedMotoServer
+
+        motofixes.apply()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.chmod(0o700)
+        state.remove_state(self.state_dir)
+
+        self._moto = ThreadedMotoServer(ip_address=defaults.LOOPBACK, port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        self._reset_moto()
+        log.info("moto at %s", self.endpoint)
+
+        for account in self.accounts.values():
+            accounts.create_admin_role(self.endpoint, self.region, account)
+        accounts.write_profiles(self.aws_dir, self.endpoint, self.region, self.source_account, self.target_account)
+        profiles = {"source": defaults.SOURCE_PROFILE, "target": defaults.TARGET_PROFILE}
+        for which, profile in profiles.items():
+            session = accounts.profile_session(self.config_file, self.credentials_file, profile)
+            found = session.client("sts").get_caller_identity()["Account"]
+            if found != self.accounts[which]:
+                raise RuntimeError(f"profile {profile} acts in {found}, expected {self.accounts[which]}")
+            self._sessions[which] = session
+        if self.verify_cli:
+            found = accounts.cli_caller_account(self.config_file, self.credentials_file, defaults.TARGET_PROFILE)
+            if found != self.target_account:
+                raise RuntimeError(f"AWS CLI profile {defaults.TARGET_PROFILE} acts in {found}")
+
+        seed.seed_target(self.session("target"), self.endpoint, self.region, self.target_account)
+        seeded = seed.seed_source(
+            self.session("source"),
+            self.endpoint,
+            self.region,
+            self.source_account,
+            self.host_names,
+            self.http_tokens,
+            self.hop_limit,
+        )
+        for item in seeded:
+            service = MetadataService(
+                item.name, item.instance_id, self.source_account, self.session("source"), self.endpoint
+            )
+            service.start()
+            self._metadata.append(service)
+            home = self.state_dir / "hosts" / item.name / "home"
+            # A new instance plays the host, so its user starts with an empty home: files left by a
+            # previous cloud (AWS CLI credential caches above all) would point at keys this moto never issued.
+            shutil.rmtree(home, ignore_errors=True)
+            home.mkdir(parents=True)
+            home.chmod(0o700)
+            self.hosts[item.name] = Host(item.name, item.instance_id, service.endpoint, home)
+
+        self.state = {
+            "pid": os.getpid(),
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "accounts": self.accounts,
+            "aws_config_file": str(self.config_file),
+            "aws_credentials_file": str(self.credentials_file),
+            "hosts": {
+                h.name: {"instance_id": h.instance_id, "imds_endpoint": h.imds_endpoint, "home": str(h.home)}
+                for h in self.hosts.values()
+            },
+        }
+        state.write_state(self.state_dir, self.state)
+        log.info("ready: %s", state.state_path(self.state_dir))
+        return self.state
+
+    def _reset_moto(self) -> None:
+        """Empty moto's backends, which outlive a server inside one process."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with opener.open(request, timeout=10):
+            pass
+
+    def stop(self) -> None:
+        """Remove state.json first, so nobody reaches for a cloud that is going away, then stop it all."""
+        if self.state:
+            state.remove_state(self.state_dir)
+            self.state = {}
+        for service in self._metadata:
+            service.stop()
+        self._metadata = []
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+            log.info("moto stopped")
+
+
+def serve(cloud: LocalCloud) -> int:
+    """Run a LocalCloud until SIGTERM or SIGINT, then stop it cleanly."""
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        cloud.start()
+    except Exception:
+        log.exception("local cloud failed to start")
+        return 1
+    while not stopping.wait(1.0):
+        pass
+    cloud.stop()
+    log.info("stopped")
+    return 0
