@@ -135,9 +135,14 @@ def profile_session(config: Path, credentials: Path, profile: str) -> boto3.Sess
 
 
 def cli_env(config: Path, credentials: Path) -> dict[str, str]:
-    """An environment for the AWS CLI that sees only the local cloud's profiles."""
+    """An environment for the AWS CLI that sees only the local cloud's profiles.
+
+    HOME is the folder of those files, so the CLI's credential cache (``~/.aws/cli/cache``) lands
+    beside them and never in the caller's own ``~/.aws``.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
+        HOME=str(config.parent),
         AWS_CONFIG_FILE=str(config),
         AWS_SHARED_CREDENTIALS_FILE=str(credentials),
         AWS_EC2_METADATA_DISABLED="true",
