@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import init_plugin_loader, inventory_loader
 
@@ -31,13 +32,17 @@ def test_static_part_lists_the_controller_and_the_pair():
     assert "cross_account_local_cloud" not in hostvars
 
 
-def test_dynamic_part_is_a_valid_aws_ec2_config():
+def test_dynamic_part_is_valid_and_agrees_with_the_group_vars():
+    """The plugin config parses, and selects the account, region and tag that the attach stage uses."""
     init_plugin_loader()
     plugin = inventory_loader.get("amazon.aws.aws_ec2")
     path = str(INVENTORY / "aws_ec2.yml")
     assert plugin.verify_file(path)
     plugin.loader = DataLoader()
     plugin._read_config_data(path)
-    assert plugin.get_option("filters")["tag:CrossAccountRole"] == "airflow-role"
+    group_vars = yaml.safe_load((INVENTORY / "group_vars" / "all.yml").read_text())
+    assert plugin.get_option("profile") == group_vars["cross_account_source_profile"]
+    assert plugin.get_option("regions") == [group_vars["cross_account_region"]]
+    for key, value in group_vars["cross_account_instance_filters"].items():
+        assert plugin.get_option("filters")[key] == value
     assert plugin.get_option("groups") == {"cross_account_hosts": "tags.CrossAccountRole is defined"}
-    assert plugin.get_option("profile") == "source-admin"

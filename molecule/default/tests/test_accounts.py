@@ -67,6 +67,7 @@ def test_source_role_is_an_ec2_role_that_may_assume_only_the_target(accounts):
     names = iam.list_role_policies(RoleName="airflow-role")["PolicyNames"]
     assert names == ["assume-cross-account-roles"]
     document = iam.get_role_policy(RoleName="airflow-role", PolicyName=names[0])["PolicyDocument"]
+    assert document["Version"] == "2012-10-17"
     assert document["Statement"] == [
         {"Sid": "AssumeCrossAccountRoles", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": [TARGET_ROLE_ARN]}
     ]
@@ -80,19 +81,39 @@ def test_instance_profile_carries_the_source_role(accounts):
 def test_operator_may_pass_exactly_the_instance_role(accounts):
     iam = accounts["source"].client("iam")
     iam.get_user(UserName="cedc")
+    assert iam.list_user_policies(UserName="cedc")["PolicyNames"] == ["launch-with-airflow-role"]
     document = iam.get_user_policy(UserName="cedc", PolicyName="launch-with-airflow-role")["PolicyDocument"]
-    statements = {statement["Sid"]: statement for statement in document["Statement"]}
-    assert statements["PassOnlyTheInstanceRole"] == {
-        "Sid": "PassOnlyTheInstanceRole",
-        "Effect": "Allow",
-        "Action": "iam:PassRole",
-        "Resource": SOURCE_ROLE_ARN,
-        "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
-    }
-    assert set(statements["LaunchAndAttach"]["Action"]) == {
-        "ec2:RunInstances",
-        "ec2:AssociateIamInstanceProfile",
-        "ec2:ReplaceIamInstanceProfileAssociation",
+    assert document == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "LaunchAndAttach",
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:RunInstances",
+                    "ec2:AssociateIamInstanceProfile",
+                    "ec2:ReplaceIamInstanceProfileAssociation",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "ReadWhatAttachingNeeds",
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeIamInstanceProfileAssociations",
+                    "iam:GetInstanceProfile",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "PassOnlyTheInstanceRole",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": SOURCE_ROLE_ARN,
+                "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+            },
+        ],
     }
 
 
