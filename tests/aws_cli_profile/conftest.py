@@ -1,17 +1,7 @@
-"""Make the role's module importable as a plain Python module, so tests exercise its editing logic directly."""
+"""Fixtures for the aws_cli_profile tests."""
 
-import sys
-from pathlib import Path
-
+import profile_support  # noqa: F401  (puts the role's module on sys.path before any test imports it)
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-LIBRARY = REPO / "roles" / "aws_cli_profile" / "library"
-if str(LIBRARY) not in sys.path:
-    sys.path.insert(0, str(LIBRARY))
-
-ARN = "arn:aws:iam::497254257696:role/ExecuteGlueService"
-OLD_ARN = "arn:aws:iam::111111111111:role/Old"
 
 
 @pytest.fixture(autouse=True)

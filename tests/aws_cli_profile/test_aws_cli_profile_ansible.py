@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ARN, REPO
+from profile_support import ARN, REPO
 
 PLAYBOOK = Path(__file__).with_name("converge.yml")
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")

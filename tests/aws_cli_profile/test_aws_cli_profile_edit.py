@@ -5,7 +5,7 @@ import stat
 
 import aws_cli_profile_config as mod
 import pytest
-from conftest import ARN, OLD_ARN
+from profile_support import ARN, OLD_ARN
 
 AIRFLOW = {"name": "airflow-role", "role_arn": ARN, "region": "eu-west-1"}
 BLOCK = f"[profile airflow-role]\nrole_arn = {ARN}\ncredential_source = Ec2InstanceMetadata\nregion = eu-west-1\n"
@@ -301,3 +301,20 @@ def test_diff_and_changes_report(tmp_path):
         }
     ]
     assert result["diff"]["before"].startswith("[profile airflow-role]\nsource_profile")
+
+
+def test_diff_hides_secrets_kept_in_the_file(tmp_path):
+    start = (
+        "[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = wJalrXUtnFEMI\n"
+        "aws_session_token = FQoGZXIvYXdz\n  continued-token-part\n"
+    )
+    path = _start(tmp_path, start)
+    result = mod.run(str(path), "", [AIRFLOW], check_mode=True)
+    shown = result["diff"]["before"] + result["diff"]["after"]
+    assert "wJalrXUtnFEMI" not in shown
+    assert "FQoGZXIvYXdz" not in shown
+    assert "continued-token-part" not in shown
+    assert "aws_secret_access_key = ********\n" in result["diff"]["after"]
+    assert "aws_access_key_id = AKIAEXAMPLE\n" in result["diff"]["after"]
+    assert result["diff"]["after"].endswith(BLOCK)
+    assert path.read_bytes() == start.encode()

@@ -4,7 +4,7 @@ import os
 
 import aws_cli_profile_config as mod
 import pytest
-from conftest import ARN
+from profile_support import ARN
 
 AIRFLOW = {"name": "airflow-role", "role_arn": ARN}
 START = "[default]\nregion = us-east-1\n"
@@ -37,6 +37,8 @@ BAD_INPUTS = [
     pytest.param({**AIRFLOW, "output": "xml"}, "output 'xml' is not one of", id="output"),
     pytest.param({**AIRFLOW, "role_session_name": "has space"}, "role_session_name 'has space'", id="session name"),
     pytest.param({**AIRFLOW, "external_id": "x"}, "external_id 'x' does not match", id="external id too short"),
+    pytest.param({**AIRFLOW, "role_arn": ARN + "\u00e9"}, "is not a role ARN", id="non-ASCII role name"),
+    pytest.param({**AIRFLOW, "role_session_name": "s\u00e9ance"}, "role_session_name", id="non-ASCII session"),
     pytest.param({**AIRFLOW, "state": "gone"}, "state 'gone' is not one of", id="state"),
     pytest.param({**AIRFLOW, "source_profile": "base"}, "unknown keys ['source_profile']", id="unknown key"),
 ]

@@ -8,9 +8,9 @@ every comment line, make the managed profile resolve as asked, and be a no-op th
 from collections import Counter
 
 import aws_cli_profile_config as mod
-from conftest import ARN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from profile_support import ARN
 
 MANAGED = "airflow-role"
 NAME = st.text("abcdefgh0123456789-_.", min_size=1, max_size=8)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from support import HOSTS
+from localcloud_support import HOSTS
 
 from localcloud.imds import MetadataService
 from localcloud.seed import pick_image

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from support import REPO, SOURCE, TARGET, aws_cli_path, host_env
+from localcloud_support import REPO, SOURCE, TARGET, aws_cli_path, host_env
 
 from localcloud import state
 

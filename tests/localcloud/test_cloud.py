@@ -5,7 +5,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from support import HOSTS, SOURCE, TARGET
+from localcloud_support import HOSTS, SOURCE, TARGET
 
 from localcloud import accounts, defaults
 from localcloud.state import read_state

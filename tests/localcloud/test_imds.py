@@ -7,7 +7,7 @@ import time
 
 import boto3
 import pytest
-from support import SOURCE, TOKEN_HEADER, TTL_HEADER, aws_cli_path, host_env, http, token
+from localcloud_support import SOURCE, TOKEN_HEADER, TTL_HEADER, aws_cli_path, host_env, http, token
 
 CREDS = "/latest/meta-data/iam/security-credentials/"
 

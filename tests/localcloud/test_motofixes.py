@@ -1,7 +1,7 @@
 """moto, as the local cloud runs it, keeps the EC2 behaviour the playbooks depend on."""
 
 import pytest
-from support import http
+from localcloud_support import http
 
 
 def describe(host) -> dict:

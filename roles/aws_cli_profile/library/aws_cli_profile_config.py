@@ -154,10 +154,13 @@ CREDENTIAL_SOURCES = ("Ec2InstanceMetadata", "Environment", "EcsContainer")
 OUTPUTS = ("json", "text", "table", "yaml", "yaml-stream")
 STATES = ("present", "absent")
 DURATION_MIN, DURATION_MAX = 900, 3600
-ROLE_ARN_RE = re.compile(r"^arn:aws[-a-z]*:iam::[0-9]{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-# IAM's own character sets for these two AssumeRole parameters.
-SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
-EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+# IAM's own character sets (ASCII only) for role ARNs and the two AssumeRole parameters.
+ROLE_ARN_RE = re.compile(r"^arn:aws[-a-z]*:iam::[0-9]{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$", re.ASCII)
+SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$", re.ASCII)
+EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
+# Values of these keys never appear in the diff the module returns.
+SECRET_KEYS = frozenset(("aws_secret_access_key", "aws_session_token", "aws_security_token"))
+MASK = "********"
 
 # configparser's own patterns (RawConfigParser.SECTCRE / OPTCRE / NONSPACECRE), repeated here so the line
 # classification below agrees with what botocore reads.
@@ -711,6 +714,19 @@ def read_existing(path):
     return text, read_with_botocore(path)[0]
 
 
+def mask_secrets(text):
+    """Return ``text`` with the values of secret keys (and their continuation lines) replaced by a mask."""
+    lines, _sections = scan(text)
+    out = []
+    for line in lines:
+        if line.key in SECRET_KEYS and line.kind == "option":
+            line = _rewrite_option(line, MASK)
+        elif line.key in SECRET_KEYS and line.kind == "continuation":
+            line = Line(line.text[: len(line.text) - len(line.text.lstrip())] + MASK, line.ending, line.kind)
+        out.append(line.text + line.ending)
+    return "".join(out)
+
+
 def run(path, owner, profiles, check_mode):
     """Everything the module does, minus Ansible: returns the result dict (with ``diff``)."""
     profiles = normalise_profiles(profiles)
@@ -726,7 +742,12 @@ def run(path, owner, profiles, check_mode):
         "changed": changed,
         "path": path,
         "profiles": changes,
-        "diff": {"before": before, "after": after, "before_header": path, "after_header": path},
+        "diff": {
+            "before": mask_secrets(before),
+            "after": mask_secrets(after),
+            "before_header": path,
+            "after_header": path,
+        },
     }
 
 
