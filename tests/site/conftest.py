@@ -108,8 +108,11 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Iterator[Site]:
-    """A fresh local cloud for one test module, stopped at the end; none of the caller's AWS settings leak in."""
+def site(request, tmp_path_factory) -> Iterator[Site]:
+    """A fresh local cloud for one test module, stopped at the end; none of the caller's AWS settings leak in.
+
+    A test module may set ``LOCALCLOUD_START_ARGS`` (a list of ``localcloud start`` options) to shape its cloud.
+    """
     state_dir = tmp_path_factory.mktemp("site") / "localcloud"
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(
@@ -119,7 +122,8 @@ def site(tmp_path_factory) -> Iterator[Site]:
         LOCALCLOUD_DIR=str(state_dir),
     )
     cloud = [str(BIN / "python"), "-m", "localcloud", "--state-dir", str(state_dir)]
-    subprocess.run([*cloud, "start"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    start_args = list(getattr(request.module, "LOCALCLOUD_START_ARGS", []))
+    subprocess.run([*cloud, "start", *start_args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
     try:
         yield Site(state_dir, env)
     finally:
