@@ -1,4 +1,4 @@
-"""Command line of the local cloud: ``python -m localcloud {start,stop,status,env}``.
+"""Command line of the local cloud: ``python -m localcloud {start,stop,status,env,calls}``.
 
 ``start`` runs the cloud as a detached ``serve`` process and returns once it is ready, so a
 playbook or a shell can use it right away; the first line it prints says whether it started one
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import defaults, state
+from . import calls, defaults, state
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands.add_parser("stop", help="stop the cloud")
     commands.add_parser("status", help="print the state and exit 0 if running, else exit 3")
     commands.add_parser("env", help="print exports for the controller's AWS config and credentials files")
+    sub = commands.add_parser("calls", help="print the recorded AWS calls, one JSON object per line")
+    sub.add_argument("--writes", action="store_true", help="only calls that may change something")
+    sub.add_argument("--since", type=int, default=0, metavar="N", help="skip the first N recorded calls")
     args = parser.parse_args(argv)
     args.state_dir = args.state_dir.resolve() if args.state_dir else defaults.state_dir_from_env()
     if getattr(args, "hosts", None) is None:
@@ -216,6 +219,14 @@ def cmd_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calls(args: argparse.Namespace) -> int:
+    """Print the calls moto received since the cloud was ready, as calls.jsonl holds them."""
+    for call in calls.read_calls(args.state_dir, since=args.since):
+        if not args.writes or calls.is_write(call):
+            print(json.dumps(call, sort_keys=True))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the cloud in the foreground until SIGTERM; what ``start`` runs in the background."""
     logging.basicConfig(
@@ -243,7 +254,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(cloud)
 
 
-COMMANDS = {"start": cmd_start, "stop": cmd_stop, "status": cmd_status, "env": cmd_env, "serve": cmd_serve}
+COMMANDS = {
+    "start": cmd_start,
+    "stop": cmd_stop,
+    "status": cmd_status,
+    "env": cmd_env,
+    "calls": cmd_calls,
+    "serve": cmd_serve,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
-from . import defaults
+from . import calls, defaults
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +91,11 @@ class MetadataService:
         self.host = host
         self.instance_id = instance_id
         self.account = account
-        self._ec2 = session.client("ec2", endpoint_url=endpoint)
-        self._iam = session.client("iam", endpoint_url=endpoint)
-        self._sts = session.client("sts", endpoint_url=endpoint)
+        # The User-Agent names the host, so the call log can tell these reads from the controller's.
+        config = Config(user_agent_extra=f"{calls.IMDS_AGENT}/{host}")
+        self._ec2 = session.client("ec2", endpoint_url=endpoint, config=config)
+        self._iam = session.client("iam", endpoint_url=endpoint, config=config)
+        self._sts = session.client("sts", endpoint_url=endpoint, config=config)
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}

@@ -1,6 +1,6 @@
-"""Two places where moto 5.2 answers differently from EC2 in ways the playbooks would trip over.
+"""Three places where moto 5.2 answers differently from AWS in ways the playbooks would trip over.
 
-Both wrap a backend method of moto inside this process, so the HTTP API stays moto's own:
+Each patches moto inside this process, so the HTTP API stays moto's own:
 
 - ``ModifyInstanceMetadataOptions`` in moto rebuilds all options from the call, so changing only
   the hop limit drops ``HttpTokens`` and the instance silently allows IMDSv1. EC2 keeps every
@@ -8,6 +8,9 @@ Both wrap a backend method of moto inside this process, so the HTTP API stays mo
 - ``ReplaceIamInstanceProfileAssociation`` in moto updates the association but not the instance,
   so ``DescribeInstances`` keeps showing the old profile and a module comparing against it would
   replace the profile on every run. EC2 shows the new one.
+- ``ListServiceSpecificCredentials`` is not implemented in moto (a 500), and amazon.aws.iam_user calls it
+  before deleting a user. moto keeps no such credentials, so the answer is an empty list for a user
+  that exists and NoSuchEntity for one that does not, as IAM answers.
 """
 
 import functools
@@ -23,9 +26,12 @@ def apply() -> None:
     """Install the fixes once per process; later calls do nothing."""
     from moto.ec2.models.iam_instance_profile import IamInstanceProfileAssociationBackend
     from moto.ec2.models.instances import InstanceBackend
+    from moto.iam.responses import IamResponse
 
     _wrap(InstanceBackend, "modify_instance_metadata_options", _keep_unspecified_options)
     _wrap(IamInstanceProfileAssociationBackend, "replace_iam_instance_profile_association", _show_replaced_profile)
+    if not hasattr(IamResponse, "list_service_specific_credentials"):
+        IamResponse.list_service_specific_credentials = _list_service_specific_credentials
 
 
 def _wrap(cls: type, name: str, make: Any) -> None:
@@ -75,3 +81,10 @@ def _show_replaced_profile(original: Any) -> Any:
         return association
 
     return replace
+
+
+def _list_service_specific_credentials(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    self.backend.get_user(self._get_param("UserName"))
+    return ActionResult({"ServiceSpecificCredentials": []})

@@ -2,7 +2,8 @@
 
 ``LocalCloud`` runs in-process for the tests; ``serve`` wraps it in a long-running process for the
 CLI and the playbooks. Both start from an empty moto and write ``state.json`` last, so a reader
-that finds the file finds a cloud that is ready.
+that finds the file finds a cloud that is ready. moto's app runs behind a ``CallRecorder``, which
+logs every AWS request from then on to ``calls.jsonl`` (see localcloud/calls.py).
 """
 
 import logging
@@ -19,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from . import accounts, defaults, motofixes, seed, state
+from . import accounts, calls, defaults, motofixes, seed, state
 from .imds import MetadataService
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class LocalCloud:
         self.hosts: dict[str, Host] = {}
         self.state: dict[str, Any] = {}
         self._moto: Any = None
+        self._moto_thread: threading.Thread | None = None
+        self._recorder: calls.CallRecorder | None = None
         self._metadata: list[MetadataService] = []
         self._sessions: dict[str, boto3.Session] = {}
 
@@ -117,16 +120,24 @@ class LocalCloud:
         # to the real metadata address; both are process settings.
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-        from moto.server import ThreadedMotoServer
+        from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
 
         motofixes.apply()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir.chmod(0o700)
         state.remove_state(self.state_dir)
 
-        self._moto = ThreadedMotoServer(ip_address=defaults.LOOPBACK, port=0, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
+        # The server moto's ThreadedMotoServer builds, with the recorder between it and moto's app.
+        self._recorder = calls.CallRecorder(
+            DomainDispatcherApplication(create_backend_app), calls.calls_path(self.state_dir)
+        )
+        self._moto = make_server(
+            defaults.LOOPBACK, 0, self._recorder, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._moto_thread = threading.Thread(target=self._moto.serve_forever, name="moto", daemon=True)
+        self._moto_thread.start()
+        host, port = self._moto.server_address[:2]
         self.endpoint = f"http://{host}:{port}"
         self._reset_moto()
         log.info("moto at %s", self.endpoint)
@@ -182,6 +193,8 @@ class LocalCloud:
                 for h in self.hosts.values()
             },
         }
+        # From here on every call is someone else's: the cloud's own set-up is done.
+        self._recorder.recording = True
         state.write_state(self.state_dir, self.state)
         log.info("ready: %s", state.state_path(self.state_dir))
         return self.state
@@ -202,8 +215,12 @@ class LocalCloud:
             service.stop()
         self._metadata = []
         if self._moto is not None:
-            self._moto.stop()
+            self._moto.shutdown()
+            self._moto.server_close()
             self._moto = None
+        if self._moto_thread is not None:
+            self._moto_thread.join(timeout=10)
+            self._moto_thread = None
             log.info("moto stopped")
 
 

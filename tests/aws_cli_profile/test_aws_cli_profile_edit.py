@@ -318,3 +318,29 @@ def test_diff_hides_secrets_kept_in_the_file(tmp_path):
     assert "aws_access_key_id = AKIAEXAMPLE\n" in result["diff"]["after"]
     assert result["diff"]["after"].endswith(BLOCK)
     assert path.read_bytes() == start.encode()
+
+
+def test_config_path_variables_expand_as_botocore_expands_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKER_HOME", str(tmp_path / "worker"))
+    result = mod.run("$WORKER_HOME/.aws/config", "", [AIRFLOW], check_mode=False)
+    path = tmp_path / "worker" / ".aws" / "config"
+    assert result["path"] == str(path)
+    assert path.read_bytes() == BLOCK.encode()
+    assert not any("$" in name for name in os.listdir(tmp_path))
+
+
+def test_absent_keys_are_removed_and_others_kept(tmp_path):
+    start = (
+        f"[profile airflow-role]\nrole_arn = {ARN}\ncredential_source = Ec2InstanceMetadata\n"
+        "external_id = old-secret-id\n# kept comment\noutput = text\n"
+    )
+    path = _start(tmp_path, start)
+    profile = {"name": "airflow-role", "role_arn": ARN, "absent_keys": ["external_id", "region"]}
+    result = mod.run(str(path), "", [profile], check_mode=False)
+    assert result["changed"] is True
+    assert result["profiles"][0]["keys_removed"] == ["external_id"]
+    assert path.read_text() == (
+        f"[profile airflow-role]\nrole_arn = {ARN}\ncredential_source = Ec2InstanceMetadata\n"
+        "# kept comment\noutput = text\n"
+    )
+    assert mod.run(str(path), "", [profile], check_mode=False)["changed"] is False

@@ -37,8 +37,16 @@ BAD_INPUTS = [
     pytest.param({**AIRFLOW, "output": "xml"}, "output 'xml' is not one of", id="output"),
     pytest.param({**AIRFLOW, "role_session_name": "has space"}, "role_session_name 'has space'", id="session name"),
     pytest.param({**AIRFLOW, "external_id": "x"}, "external_id 'x' does not match", id="external id too short"),
+    pytest.param({**AIRFLOW, "role_arn": ARN + "\n"}, "is not a role ARN", id="ARN with trailing newline"),
+    pytest.param({**AIRFLOW, "role_session_name": "airflow\n"}, "role_session_name", id="session trailing newline"),
+    pytest.param({**AIRFLOW, "external_id": "abc-123\n"}, "external_id", id="external id trailing newline"),
     pytest.param({**AIRFLOW, "role_arn": ARN + "\u00e9"}, "is not a role ARN", id="non-ASCII role name"),
     pytest.param({**AIRFLOW, "role_session_name": "s\u00e9ance"}, "role_session_name", id="non-ASCII session"),
+    pytest.param({**AIRFLOW, "absent_keys": ["role_arn"]}, "are not among the optional keys", id="absent role_arn"),
+    pytest.param(
+        {**AIRFLOW, "external_id": "abc-123", "absent_keys": ["external_id"]}, "both given a value", id="absent+set"
+    ),
+    pytest.param({**AIRFLOW, "absent_keys": "region"}, "absent_keys must be a list", id="absent_keys string"),
     pytest.param({**AIRFLOW, "state": "gone"}, "state 'gone' is not one of", id="state"),
     pytest.param({**AIRFLOW, "source_profile": "base"}, "unknown keys ['source_profile']", id="unknown key"),
 ]
@@ -139,3 +147,33 @@ def test_failed_verification_leaves_no_temp_file(tmp_path, monkeypatch):
     with pytest.raises(mod.ConfigEditError, match="would read role_arn = 'wrong'"):
         mod.run(str(path), "", [AIRFLOW], check_mode=False)
     _assert_untouched(path, START, path.stat().st_mtime_ns)
+
+
+def test_unreadable_line_holding_a_secret_is_not_echoed(tmp_path):
+    text = "[default]\naws_secret_access_key wJalrXUtnFEMI\n"
+    path = _file(tmp_path, text)
+    with pytest.raises(mod.ConfigEditError) as err:
+        mod.run(str(path), "", [AIRFLOW], check_mode=False)
+    assert "wJalrXUtnFEMI" not in str(err.value)
+    assert "line(s) 2 (the line holds a secret; not shown)" in str(err.value)
+    _assert_untouched(path, text, path.stat().st_mtime_ns)
+
+
+def test_edit_that_botocore_could_not_read_names_the_edit_not_a_scratch_file(tmp_path):
+    # The [DEFAULT] value continues onto an indented line; every new section inherits it, and botocore
+    # then fails on it in the new profile, although the file as it stands reads fine.
+    text = "[DEFAULT]\nfoo =\n  bar\n"
+    path = _file(tmp_path, text)
+    for check_mode in (True, False):
+        with pytest.raises(mod.ConfigEditError) as err:
+            mod.run(str(path), "", [AIRFLOW], check_mode=check_mode)
+        assert "the file as it would be with these profiles" in str(err.value)
+        assert ".tmp" not in str(err.value)
+        _assert_untouched(path, text, path.stat().st_mtime_ns)
+
+
+def test_config_path_with_an_unset_variable_is_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_AWS_DIR", raising=False)
+    with pytest.raises(mod.ConfigEditError, match="names an unset variable"):
+        mod.run(str(tmp_path / "$NO_SUCH_AWS_DIR" / "config"), "", [AIRFLOW], check_mode=False)
+    assert os.listdir(tmp_path) == []

@@ -1,6 +1,7 @@
 """Helpers shared by the local cloud tests: loopback HTTP, metadata tokens, the host's environment."""
 
 import os
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -49,3 +50,17 @@ def host_env(cloud, home: Path, imds_endpoint: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL": cloud.endpoint,
         "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
     }
+
+
+def localcloud(state_dir, *args: str) -> subprocess.CompletedProcess:
+    """Run ``python -m localcloud`` from the repo root, as the Makefile and the playbooks do."""
+    env = {k: v for k, v in os.environ.items() if k != "LOCALCLOUD_DIR"}
+    return subprocess.run(
+        [sys.executable, "-m", "localcloud", "--state-dir", str(state_dir), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )

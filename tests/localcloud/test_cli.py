@@ -1,12 +1,10 @@
 """The command line and the chain the workload uses: instance role, then the target account's role."""
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
-from localcloud_support import REPO, SOURCE, TARGET, aws_cli_path, host_env
+from localcloud_support import SOURCE, TARGET, aws_cli_path, host_env, localcloud
 
 from localcloud import state
 
@@ -26,20 +24,6 @@ WORKLOAD_CONFIG = (
     "credential_source = Ec2InstanceMetadata\n"
     "region = ap-northeast-1\n"
 )
-
-
-def localcloud(state_dir, *args: str) -> subprocess.CompletedProcess:
-    """Run ``python -m localcloud`` from the repo root, as the Makefile and the playbooks do."""
-    env = {k: v for k, v in os.environ.items() if k != "LOCALCLOUD_DIR"}
-    return subprocess.run(
-        [sys.executable, "-m", "localcloud", "--state-dir", str(state_dir), *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
 
 
 def test_start_status_stop_cycle(clean_env, tmp_path):

@@ -35,3 +35,14 @@ def test_replace_association_shows_on_the_instance(cloud, make_host):
     )
     arn = describe(host)["IamInstanceProfile"]["Arn"]
     assert arn == f"arn:aws:iam::{cloud.source_account}:instance-profile/other-role"
+
+
+def test_service_specific_credentials_of_a_user_are_listed(cloud):
+    iam = cloud.session("source").client("iam")
+    iam.create_user(UserName="svc-cred-probe")
+    try:
+        assert iam.list_service_specific_credentials(UserName="svc-cred-probe")["ServiceSpecificCredentials"] == []
+    finally:
+        iam.delete_user(UserName="svc-cred-probe")
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.list_service_specific_credentials(UserName="svc-cred-probe")

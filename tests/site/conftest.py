@@ -18,6 +18,11 @@ import botocore.session
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from localcloud import calls  # noqa: E402  (the project's own package, importable from the repo root)
+
 BIN = Path(sys.executable).parent
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
@@ -62,6 +67,14 @@ class Site:
         core.set_config_variable("config_file", self.state["aws_config_file"])
         core.set_config_variable("credentials_file", self.state["aws_credentials_file"])
         return boto3.Session(botocore_session=core, profile_name=f"localcloud-{which}")
+
+    def call_mark(self) -> int:
+        """How many AWS calls the local cloud has logged so far; pass it to ``calls_since``."""
+        return len(calls.read_calls(self.state_dir))
+
+    def calls_since(self, mark: int) -> list[dict]:
+        """The AWS calls logged after ``mark``."""
+        return calls.read_calls(self.state_dir, since=mark)
 
     def config_path(self, host: str = "airflow-worker-1") -> Path:
         return Path(self.state["hosts"][host]["home"]) / ".aws" / "config"

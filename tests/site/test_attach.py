@@ -7,6 +7,8 @@ import json
 import urllib.error
 import urllib.request
 
+from localcloud import calls
+
 # The stand-in instance starts as many old launch templates leave one: tokens optional, a single hop.
 LOCALCLOUD_START_ARGS = ["--http-tokens", "optional", "--hop-limit", "1"]
 INSTANCE_PROFILE_ARN = "arn:aws:iam::875120157787:instance-profile/airflow-role"
@@ -48,8 +50,12 @@ def _associations(site) -> list[tuple[str, str]]:
 
 def test_check_mode_reports_metadata_options_and_changes_nothing(site):
     assert _metadata(site) == ("optional", 1)
+    mark = site.call_mark()
     run = site.play("site.yml", "--check")
     assert run.rc == 0, run.output
+    sent = site.calls_since(mark)
+    assert any(call["action"] == "DescribeInstances" for call in sent)
+    assert [call for call in sent if calls.is_write(call)] == []
     instance_id = _instance(site)["InstanceId"]
     said = " ".join(run.output.split())
     assert f"Would attach airflow-role to {instance_id}" in said
@@ -99,3 +105,25 @@ def test_stopped_instance_with_another_profile_stops_the_run_untouched(site):
     run = site.play("site.yml", "--tags", "attach")
     assert run.rc == 0, run.output
     assert _associations(site) == [(instance_id, INSTANCE_PROFILE_ARN)]
+
+
+def test_verify_stops_at_once_on_an_error_retrying_cannot_fix(site):
+    run = site.play("site.yml", "--tags", "verify", "-e", "cross_account_verify_profile=no-such-profile")
+    assert run.rc != 0
+    assert "The config profile (no-such-profile) could not be found" in run.output
+    assert "RETRYING" not in run.output
+
+
+def test_verify_retries_while_the_instance_has_no_credentials(site):
+    ec2 = site.session("source").client("ec2")
+    association = ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"][0]
+    ec2.disassociate_iam_instance_profile(AssociationId=association["AssociationId"])
+    retries = {"cross_account_verify_retries": 2, "cross_account_verify_delay": 1}
+    run = site.play("site.yml", "--tags", "verify", "-e", json.dumps(retries))
+    assert run.rc != 0
+    # Every one of the five calls needs the instance's credentials, and each is retried twice.
+    assert run.output.count("FAILED - RETRYING") == 5 * 2
+    assert "Error when retrieving credentials" in run.output
+    run = site.play("site.yml")
+    assert run.rc == 0, run.output
+    assert "assumed-role/ExecuteGlueService/" in run.output

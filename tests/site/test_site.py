@@ -8,13 +8,24 @@ import json
 
 import pytest
 
+from localcloud import calls
+
 TARGET_ROLE_ARN = "arn:aws:iam::497254257696:role/ExecuteGlueService"
+
+
+def _assert_read_only(site, mark):
+    """The calls since ``mark`` include the run's own reads, and not one write."""
+    sent = site.calls_since(mark)
+    assert any(call["caller"] == "ansible" for call in sent)
+    assert [call for call in sent if calls.is_write(call)] == []
 
 
 def test_check_mode_on_fresh_accounts_writes_nothing(site):
     before = site.snapshot()
+    mark = site.call_mark()
     run = site.play("site.yml", "--check", "--diff")
     assert run.rc == 0, run.output
+    _assert_read_only(site, mark)
     assert run.changed["localhost"] > 0
     assert run.changed["airflow-worker-1"] == 1
     assert site.snapshot() == before
@@ -30,8 +41,27 @@ def test_check_mode_on_fresh_accounts_writes_nothing(site):
         ({"cross_account_source_role_name": "x" * 65}, "cross_account_source_role_name must be an IAM name"),
         ({"cross_account_operator_user": "ce/dc"}, "cross_account_operator_user must be an IAM name"),
         ({"cross_account_region": "ap-northeast-9"}, "cross_account_region must be a region botocore knows"),
+        ({"cross_account_source_account_id": "875120157787\n"}, "cross_account_source_account_id must be a 12-digit"),
+        ({"cross_account_target_role_name": "ExecuteGlueService\n"}, "cross_account_target_role_name must be an IAM"),
+        ({"cross_account_operator_user": 12345}, "cross_account_operator_user must be an IAM name"),
+        ({"cross_account_instance_profile_name": "bad/name"}, "cross_account_instance_profile_name must be an IAM"),
+        ({"cross_account_cli_profile_name": "bad]name"}, "cross_account_cli_profile_name must be a name a config"),
+        ({"cross_account_external_id": "x"}, "cross_account_external_id must be empty or 2 to 1224"),
     ],
-    ids=["short-source-id", "unquoted-target-id", "space-in-role", "long-role", "slash-in-user", "unknown-region"],
+    ids=[
+        "short-source-id",
+        "unquoted-target-id",
+        "space-in-role",
+        "long-role",
+        "slash-in-user",
+        "unknown-region",
+        "newline-after-id",
+        "newline-after-role",
+        "numeric-user",
+        "slash-in-instance-profile",
+        "bracket-in-cli-profile",
+        "short-external-id",
+    ],
 )
 def test_bad_input_stops_before_any_change(site, override, message):
     before = site.snapshot()
@@ -85,8 +115,10 @@ def test_check_mode_over_drift_reports_and_writes_nothing(site):
     _drift(site)
     drifted = site.snapshot()
     assert drifted != converged
+    mark = site.call_mark()
     run = site.play("site.yml", "--check", "--diff")
     assert run.rc == 0, run.output
+    _assert_read_only(site, mark)
     assert run.changed["localhost"] == 2
     assert run.changed["airflow-worker-1"] == 1
     assert "us-west-2" in run.output

@@ -87,24 +87,38 @@ def test_operator_may_pass_exactly_the_instance_role(accounts):
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "LaunchAndAttach",
+                "Sid": "LaunchInThisAccount",
                 "Effect": "Allow",
-                "Action": [
-                    "ec2:RunInstances",
-                    "ec2:AssociateIamInstanceProfile",
-                    "ec2:ReplaceIamInstanceProfileAssociation",
+                "Action": "ec2:RunInstances",
+                "Resource": [
+                    f"arn:aws:ec2:*:{SOURCE_ACCOUNT}:instance/*",
+                    f"arn:aws:ec2:*:{SOURCE_ACCOUNT}:network-interface/*",
+                    f"arn:aws:ec2:*:{SOURCE_ACCOUNT}:volume/*",
+                    f"arn:aws:ec2:*:{SOURCE_ACCOUNT}:security-group/*",
+                    f"arn:aws:ec2:*:{SOURCE_ACCOUNT}:subnet/*",
+                    f"arn:aws:ec2:*:{SOURCE_ACCOUNT}:key-pair/*",
+                    f"arn:aws:ec2:*:{SOURCE_ACCOUNT}:launch-template/*",
+                    "arn:aws:ec2:*::image/*",
+                    "arn:aws:ec2:*::snapshot/*",
                 ],
-                "Resource": "*",
+            },
+            {
+                "Sid": "AttachToInstancesInThisAccount",
+                "Effect": "Allow",
+                "Action": ["ec2:AssociateIamInstanceProfile", "ec2:ReplaceIamInstanceProfileAssociation"],
+                "Resource": f"arn:aws:ec2:*:{SOURCE_ACCOUNT}:instance/*",
             },
             {
                 "Sid": "ReadWhatAttachingNeeds",
                 "Effect": "Allow",
-                "Action": [
-                    "ec2:DescribeInstances",
-                    "ec2:DescribeIamInstanceProfileAssociations",
-                    "iam:GetInstanceProfile",
-                ],
+                "Action": ["ec2:DescribeInstances", "ec2:DescribeIamInstanceProfileAssociations"],
                 "Resource": "*",
+            },
+            {
+                "Sid": "ReadTheInstanceProfile",
+                "Effect": "Allow",
+                "Action": "iam:GetInstanceProfile",
+                "Resource": f"arn:aws:iam::{SOURCE_ACCOUNT}:instance-profile/airflow-role",
             },
             {
                 "Sid": "PassOnlyTheInstanceRole",

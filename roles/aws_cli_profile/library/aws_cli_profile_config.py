@@ -77,6 +77,13 @@ options:
         type: str
         choices: [present, absent]
         default: present
+      absent_keys:
+        description:
+          - Optional keys (region, output, role_session_name, duration_seconds, external_id) the profile must
+            not carry; they are removed when present.
+        type: list
+        elements: str
+        default: []
       role_arn:
         description: ARN of the role to assume. Required when O(profiles[].state=present).
         type: str
@@ -150,17 +157,22 @@ MANAGED_KEYS = (
     "duration_seconds",
     "external_id",
 )
+# Keys every present profile has; absent_keys may name only the others.
+REQUIRED_KEYS = ("role_arn", "credential_source")
 CREDENTIAL_SOURCES = ("Ec2InstanceMetadata", "Environment", "EcsContainer")
 OUTPUTS = ("json", "text", "table", "yaml", "yaml-stream")
 STATES = ("present", "absent")
 DURATION_MIN, DURATION_MAX = 900, 3600
-# IAM's own character sets (ASCII only) for role ARNs and the two AssumeRole parameters.
-ROLE_ARN_RE = re.compile(r"^arn:aws[-a-z]*:iam::[0-9]{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$", re.ASCII)
-SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$", re.ASCII)
-EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
+# IAM's own character sets (ASCII only) for role ARNs and the two AssumeRole parameters; always fullmatch
+# (``$`` would let a trailing newline through).
+ROLE_ARN_RE = re.compile(r"arn:aws[-a-z]*:iam::[0-9]{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}", re.ASCII)
+SESSION_NAME_RE = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+EXTERNAL_ID_RE = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
 # Values of these keys never appear in the diff the module returns.
 SECRET_KEYS = frozenset(("aws_secret_access_key", "aws_session_token", "aws_security_token"))
 MASK = "********"
+# How a refusal names the edited text, which only ever exists as a scratch copy.
+CHANGED_LABEL = "the file as it would be with these profiles (a [DEFAULT] or nearby value may no longer fit)"
 
 # configparser's own patterns (RawConfigParser.SECTCRE / OPTCRE / NONSPACECRE), repeated here so the line
 # classification below agrees with what botocore reads.
@@ -331,10 +343,12 @@ def normalise_profiles(profiles):
         where = f"profiles[{index}]"
         if not isinstance(raw, dict):
             raise ConfigEditError(f"{where} must be a dict, got {raw!r}")
-        unknown = sorted(set(raw) - set(MANAGED_KEYS) - {"name", "state"})
+        unknown = sorted(set(raw) - set(MANAGED_KEYS) - {"name", "state", "absent_keys"})
         if unknown:
-            raise ConfigEditError(f"{where} has unknown keys {unknown}; valid keys are name, state, {MANAGED_KEYS}")
-        prof = {k: raw.get(k) for k in ("name", "state", *MANAGED_KEYS)}
+            raise ConfigEditError(
+                f"{where} has unknown keys {unknown}; valid keys are name, state, absent_keys, {MANAGED_KEYS}"
+            )
+        prof = {k: raw.get(k) for k in ("name", "state", "absent_keys", *MANAGED_KEYS)}
         name = prof["name"]
         check_profile_name(name, where)
         where = f"{where} ({name!r})"
@@ -347,9 +361,10 @@ def normalise_profiles(profiles):
         if prof["state"] == "absent":
             result.append(prof)
             continue
+        prof["absent_keys"] = check_absent_keys(prof, where)
         if not prof["role_arn"]:
             raise ConfigEditError(f"{where}: role_arn is required when state is present, got {prof['role_arn']!r}")
-        if not isinstance(prof["role_arn"], str) or not ROLE_ARN_RE.match(prof["role_arn"]):
+        if not isinstance(prof["role_arn"], str) or not ROLE_ARN_RE.fullmatch(prof["role_arn"]):
             raise ConfigEditError(
                 f"{where}: role_arn {prof['role_arn']!r} is not a role ARN; expected "
                 "arn:aws[-partition]:iam::<12-digit account>:role/[path/]name"
@@ -377,10 +392,25 @@ def normalise_profiles(profiles):
                 )
         for key, pattern in (("role_session_name", SESSION_NAME_RE), ("external_id", EXTERNAL_ID_RE)):
             value = prof[key]
-            if value is not None and (not isinstance(value, str) or not pattern.match(value)):
+            if value is not None and (not isinstance(value, str) or not pattern.fullmatch(value)):
                 raise ConfigEditError(f"{where}: {key} {value!r} does not match IAM's pattern {pattern.pattern}")
         result.append(prof)
     return result
+
+
+def check_absent_keys(prof, where):
+    """Return the validated ``absent_keys`` of a present profile: optional managed keys it must not carry."""
+    keys = prof["absent_keys"] or []
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise ConfigEditError(f"{where}: absent_keys must be a list of key names, got {keys!r}")
+    allowed = [key for key in MANAGED_KEYS if key not in REQUIRED_KEYS]
+    wrong = [key for key in keys if key not in allowed]
+    if wrong:
+        raise ConfigEditError(f"{where}: absent_keys {wrong} are not among the optional keys {allowed}")
+    both = [key for key in keys if prof.get(key) is not None]
+    if both:
+        raise ConfigEditError(f"{where}: {both} are both given a value and listed in absent_keys")
+    return keys
 
 
 def check_profile_name(name, where="profile"):
@@ -512,10 +542,13 @@ def _update_section(lines, section, prof, newline):
         lines[first] = _rewrite_option(lines[first], value)
         drop.update(i for i in range(first + 1, last + 1) if lines[i].kind != "comment")
         keys_set.append(key)
+    unwanted = [key for key in prof.get("absent_keys") or [] if key in section.options]
     if prof.get("credential_source") and "source_profile" in section.options:
-        first, last = section.options["source_profile"]
+        unwanted.append("source_profile")
+    for key in unwanted:
+        first, last = section.options[key]
         drop.update(i for i in range(first, last + 1) if lines[i].kind != "comment")
-        keys_removed.append("source_profile")
+        keys_removed.append(key)
     missing = [k for k in desired_values(prof) if k not in section.options]
     insert_at = _last_content_index(lines, section) + 1
     indent = _new_key_indent(lines, section, insert_at)
@@ -557,30 +590,41 @@ def _remove_section(lines, section):
     return [ln for i, ln in enumerate(lines) if i not in drop]
 
 
-def read_with_botocore(path):
+def _hide_secret_lines(reason):
+    """Return configparser's reason for refusing a file, without the text of lines that hold secrets."""
+    text = str(reason)
+    if not any(key in text.lower() for key in SECRET_KEYS):
+        return text
+    numbers = [number for number, _line in getattr(reason, "errors", [])] or [getattr(reason, "lineno", "?")]
+    return f"{type(reason).__name__} at line(s) {', '.join(map(str, numbers))} (the line holds a secret; not shown)"
+
+
+def read_with_botocore(path, label=None):
     """Parse ``path`` exactly as botocore does and return ``(raw sections, profile map)``.
 
     Raises ConfigEditError with botocore's own reason when it cannot read the file, since the AWS CLI
-    would fail on it the same way.
+    would fail on it the same way. ``label`` names the file in that message when ``path`` is a scratch copy.
     """
     try:
         raw = botocore.configloader.raw_config_parse(path)
     except botocore.exceptions.ConfigParseError as exc:
         # botocore's own message only names the file; the configparser error it wraps says why.
-        reason = exc.kwargs.get("error", exc)
+        reason = _hide_secret_lines(exc.kwargs.get("error", exc))
+        if label:
+            raise ConfigEditError(f"refusing to write: botocore could not parse {label}: {reason}") from None
         raise ConfigEditError(f"botocore (and so the AWS CLI) cannot parse {path}, not touching it: {reason}") from None
     except UnicodeDecodeError as exc:  # pragma: no cover - botocore wraps this, kept for older versions
         raise ConfigEditError(f"botocore cannot parse {path}: {exc}") from None
     return raw, botocore.configloader.build_profile_map(raw)["profiles"]
 
 
-def parse_text(text, directory=None):
+def parse_text(text, directory=None, label=None):
     """Parse ``text`` with botocore via a temporary file (botocore only reads files)."""
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         path = os.path.join(tmp, "config")
         with open(path, "wb") as handle:
             handle.write(text.encode("utf-8"))
-        return read_with_botocore(path)
+        return read_with_botocore(path, label)
 
 
 def verify(before_raw, after_raw, profiles):
@@ -610,6 +654,9 @@ def verify(before_raw, after_raw, profiles):
         for key, value in desired_values(prof).items():
             if got.get(key) != value:
                 problems.append(f"profile {name!r} would read {key} = {got.get(key)!r}, not {value!r}")
+        for key in prof.get("absent_keys") or []:
+            if key in got:
+                problems.append(f"profile {name!r} would still read {key} = {got[key]!r}")
         if "source_profile" in got:
             problems.append(
                 f"profile {name!r} would have source_profile = {got['source_profile']!r} next to credential_source "
@@ -624,7 +671,7 @@ def render(text, profiles):
     profiles = normalise_profiles(profiles)
     before_raw = parse_text(text)[0]
     new_text, changes = apply_profiles(text, profiles)
-    verify(before_raw, parse_text(new_text)[0], profiles)
+    verify(before_raw, parse_text(new_text, label=CHANGED_LABEL)[0], profiles)
     return new_text, changes
 
 
@@ -648,6 +695,10 @@ def resolve_path(path, owner):
         path = home + path[1:]
     else:
         path = os.path.expanduser(path)
+    # botocore expands $VARS in the config path it is given, so the file written must be the one it reads.
+    path = os.path.expandvars(path)
+    if "$" in path:
+        raise ConfigEditError(f"config path {path!r} names an unset variable; botocore would read another file")
     return os.path.realpath(os.path.abspath(path)), uid, gid
 
 
@@ -686,7 +737,7 @@ def write_atomically(path, text, before_raw, profiles, uid, gid):
             handle.write(text.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
-        verify(before_raw, read_with_botocore(tmp)[0], profiles)
+        verify(before_raw, read_with_botocore(tmp, CHANGED_LABEL)[0], profiles)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -735,7 +786,7 @@ def run(path, owner, profiles, check_mode):
     after, changes = apply_profiles(before, profiles)
     changed = after != before
     if changed and check_mode:
-        verify(before_raw, parse_text(after)[0], profiles)
+        verify(before_raw, parse_text(after, label=CHANGED_LABEL)[0], profiles)
     elif changed:
         write_atomically(path, after, before_raw, profiles, uid, gid)
     return {
@@ -763,6 +814,7 @@ def main():
         "role_session_name": {"type": "str"},
         "duration_seconds": {"type": "int"},
         "external_id": {"type": "str"},
+        "absent_keys": {"type": "list", "elements": "str", "default": []},
     }
     module = AnsibleModule(
         argument_spec={
@@ -778,6 +830,8 @@ def main():
         result = run(module.params["path"], module.params["owner"], module.params["profiles"], module.check_mode)
     except (ConfigEditError, OSError) as exc:
         module.fail_json(msg=str(exc))
+    except botocore.exceptions.BotoCoreError as exc:
+        module.fail_json(msg=f"botocore refused the config file: {exc}")
     diff = result.pop("diff")
     if module._diff and result["changed"]:
         result["diff"] = diff

@@ -1,0 +1,165 @@
+"""A log of the AWS API calls that reach moto, so tests can count what a run sent (a check run: no writes).
+
+``CallRecorder`` wraps moto's WSGI app and appends one JSON line per request to ``calls.jsonl`` in the
+state dir::
+
+    {"service": "iam", "action": "CreateRole", "account": "875120157787", "caller": "ansible", "status": 200}
+
+It records only once the cloud is ready (``recording`` is set just before state.json is written), so the
+cloud's own set-up and seeding never show up as someone else's calls. The file only grows, across restarts
+too: a reader remembers how many lines it has seen and reads on from there with ``read_calls(..., since=N)``.
+
+- service: the signing name from the SigV4 credential scope (``iam``, ``sts``, ``ec2``, ``s3``, ``glue``).
+- action: the operation from ``X-Amz-Target`` (JSON protocols) or the ``Action`` parameter (query
+  protocols); for REST protocols the method and a coarse shape of the path, e.g. ``PUT bucket``,
+  ``GET object``, ``GET service`` for S3 (path-style addressing, which botocore uses for an IP endpoint).
+- account: the account moto acts in: the ``x-moto-account-id`` header if sent, else moto's own mapping of
+  the access key id (moto's default account, 123456789012, for a key it never issued).
+- caller: from the User-Agent: ``imds:<host>`` for the local metadata services, ``ansible`` for amazon.aws
+  modules and plugins, ``aws-cli``, else ``other``.
+- status: the HTTP status moto answered.
+"""
+
+import io
+import json
+import os
+import re
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+CALLS_FILE = "calls.jsonl"
+# User-Agent suffix the metadata services put on their calls to moto.
+IMDS_AGENT = "localcloud-imds"
+
+# Operations that only read, by their leading verb; anything else counts as a write.
+READ_VERBS = ("Get", "List", "Describe", "Head", "Lookup", "Search", "BatchGet", "Simulate", "Generate")
+# Operations that hand out credentials without changing any resource.
+READ_ACTIONS = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# The SigV4 credential scope: access key id / date / region / service / aws4_request.
+CREDENTIAL = re.compile(r"^([^/]+)/[^/]+/[^/]+/([^/]+)/aws4_request$")
+# User-Agent patterns and the caller each stands for; the first match wins.
+CALLERS = (
+    (re.compile(IMDS_AGENT + r"/(\S+)"), "imds:{}"),
+    (re.compile(r"\bAnsible/"), "ansible"),
+    (re.compile(r"^aws-cli/"), "aws-cli"),
+)
+
+
+def calls_path(state_dir: Path | str) -> Path:
+    """Path of calls.jsonl inside a state dir."""
+    return Path(state_dir) / CALLS_FILE
+
+
+def read_calls(state_dir: Path | str, since: int = 0) -> list[dict[str, Any]]:
+    """The recorded calls, skipping the first ``since`` lines; ``len(read_calls(d))`` is the mark for later.
+
+    A last line without its newline is a record still being written and is left for the next read.
+    """
+    try:
+        lines = calls_path(state_dir).read_text().splitlines(keepends=True)
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in lines[since:] if line.endswith("\n")]
+
+
+def is_write(call: dict[str, Any]) -> bool:
+    """Whether a recorded call may change something: not a read verb, not an STS credential hand-out.
+
+    REST calls (``"PUT bucket"``) are judged by their HTTP method. An unknown call counts as a write.
+    """
+    action = call.get("action") or ""
+    method, _, shape = action.partition(" ")
+    if shape:
+        return method not in READ_METHODS
+    return not (action.startswith(READ_VERBS) or action in READ_ACTIONS)
+
+
+class CallRecorder:
+    """WSGI middleware around moto that appends a record per AWS request once ``recording`` is set."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], path: Path):
+        self.app = app
+        self.path = path
+        self.recording = False
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        # moto's own control API (reset, config probes) is not AWS.
+        if not self.recording or environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return self.app(environ, start_response)
+        call = describe(environ)
+        statuses: list[int] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            statuses.append(int(status.split()[0]))
+            return start_response(status, headers, exc_info)
+
+        try:
+            # moto's Flask apps answer with werkzeug responses, which call start_response right away,
+            # so the status is known here and the record is on disk before the client has its answer.
+            return self.app(environ, capture)
+        finally:
+            call["status"] = statuses[-1] if statuses else None
+            self._append(call)
+
+    def _append(self, call: dict[str, Any]) -> None:
+        line = json.dumps(call, sort_keys=True) + "\n"
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a") as handle:
+                handle.write(line)
+
+
+def describe(environ: dict[str, Any]) -> dict[str, Any]:
+    """Service, action, account and caller of one request, read without disturbing it for moto."""
+    from moto.iam.models import get_account_id_from
+
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    # A signed header carries "Credential=<scope>, SignedHeaders=...", a presigned URL X-Amz-Credential.
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    credential = authorization.partition("Credential=")[2].partition(",")[0] if authorization else ""
+    scope = CREDENTIAL.match(credential or query.get("X-Amz-Credential", [""])[0])
+    access_key, service = scope.groups() if scope else ("", "unknown")
+    return {
+        "service": service,
+        "action": _action(environ, query, service),
+        "account": environ.get("HTTP_X_MOTO_ACCOUNT_ID") or get_account_id_from(access_key),
+        "caller": _caller(environ),
+    }
+
+
+def _action(environ: dict[str, Any], query: dict[str, list[str]], service: str) -> str:
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    if "Action" in query:
+        return query["Action"][0]
+    method = environ.get("REQUEST_METHOD", "")
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded") and length:
+        # A query-protocol call carries its Action in the form body; read it and hand moto a fresh copy.
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        if "Action" in form:
+            return form["Action"][0]
+    path = environ.get("PATH_INFO", "/")
+    if service != "s3":
+        return f"{method} {path}"
+    parts = path.strip("/").split("/", 1)
+    shape = "object" if len(parts) == 2 and parts[1] else "bucket" if parts[0] else "service"
+    return f"{method} {shape}"
+
+
+def _caller(environ: dict[str, Any]) -> str:
+    agent = environ.get("HTTP_USER_AGENT", "")
+    for pattern, label in CALLERS:
+        match = pattern.search(agent)
+        if match:
+            return label.format(*match.groups())
+    return "other"
