@@ -47,6 +47,9 @@ def test_check_mode_on_fresh_accounts_writes_nothing(site):
         ({"cross_account_instance_profile_name": "bad/name"}, "cross_account_instance_profile_name must be an IAM"),
         ({"cross_account_cli_profile_name": "bad]name"}, "cross_account_cli_profile_name must be a name a config"),
         ({"cross_account_external_id": "x"}, "cross_account_external_id must be empty or 2 to 1224"),
+        ({"target_account_role_max_session_duration": 99999}, "session duration 3600-43200 (given 99999)"),
+        ({"source_instance_role_permissions_boundary": "PowerUser"}, 'a policy ARN (given "PowerUser")'),
+        ({"cross_account_attach_metadata_options": {"http_tokens": "never"}}, 'given {"http_tokens": "never"}'),
     ],
     ids=[
         "short-source-id",
@@ -61,6 +64,9 @@ def test_check_mode_on_fresh_accounts_writes_nothing(site):
         "slash-in-instance-profile",
         "bracket-in-cli-profile",
         "short-external-id",
+        "target-session-too-long",
+        "source-boundary-not-an-arn",
+        "unknown-http-tokens",
     ],
 )
 def test_bad_input_stops_before_any_change(site, override, message):
