@@ -19,6 +19,7 @@ EXPECTED = {
     "trust_policy_roles.trust.json",
     "trust_policy_account.trust.json",
     "trust_policy_conditions.trust.json",
+    "trust_policy_mfa_off_as_string.trust.json",
 }
 # A trust policy is a resource policy: it names a Principal and never a Resource, which parliament, written
 # for identity policies, reports as malformed. That one finding is expected there and nowhere else.
@@ -66,6 +67,21 @@ def test_no_wildcard_resource_on_actions_that_hand_out_a_role(rendered, name):
         if HANDS_OUT_A_ROLE & set(actions) and "Resource" in statement:
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             assert all("*" not in resource for resource in resources), statement
+
+
+@pytest.mark.parametrize("name", sorted(name for name in EXPECTED if name.endswith(".trust.json")))
+def test_no_wildcard_principal_in_trust_policies(rendered, name):
+    for statement in rendered[name]["Statement"]:
+        principal = statement["Principal"]
+        assert principal != "*"
+        for values in principal.values():
+            assert all("*" not in value for value in (values if isinstance(values, list) else [values])), statement
+
+
+def test_mfa_given_as_the_string_false_adds_no_condition(rendered):
+    assert "Condition" not in rendered["trust_policy_mfa_off_as_string.trust.json"]["Statement"][0]
+    condition = rendered["trust_policy_conditions.trust.json"]["Statement"][0]["Condition"]
+    assert condition["Bool"] == {"aws:MultiFactorAuthPresent": "true"}
 
 
 def test_the_linter_catches_what_it_is_here_for():

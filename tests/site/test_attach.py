@@ -6,11 +6,15 @@ The cases share one cloud and run in file order; each states what it starts from
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
+
+import yaml
 
 from localcloud import calls
 
 # The stand-in instance starts as many old launch templates leave one: tokens optional, a single hop.
 LOCALCLOUD_START_ARGS = ["--http-tokens", "optional", "--hop-limit", "1"]
+VERIFY_CALLS = Path(__file__).resolve().parents[2] / "roles" / "cross_account_verify" / "vars" / "main.yml"
 INSTANCE_PROFILE_ARN = "arn:aws:iam::875120157787:instance-profile/airflow-role"
 EC2_TRUST = {
     "Version": "2012-10-17",
@@ -121,8 +125,10 @@ def test_verify_retries_while_the_instance_has_no_credentials(site):
     retries = {"cross_account_verify_retries": 2, "cross_account_verify_delay": 1}
     run = site.play("site.yml", "--tags", "verify", "-e", json.dumps(retries))
     assert run.rc != 0
-    # Every one of the five calls needs the instance's credentials, and each is retried twice.
-    assert run.output.count("FAILED - RETRYING") == 5 * 2
+    # Every one of the verify calls needs the instance's credentials, and each is retried twice.
+    calls_made = len(yaml.safe_load(VERIFY_CALLS.read_text())["__cross_account_verify_calls"])
+    assert calls_made == 5
+    assert run.output.count("FAILED - RETRYING") == calls_made * retries["cross_account_verify_retries"]
     assert "Error when retrieving credentials" in run.output
     run = site.play("site.yml")
     assert run.rc == 0, run.output

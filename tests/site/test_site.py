@@ -49,7 +49,15 @@ def test_check_mode_on_fresh_accounts_writes_nothing(site):
         ({"cross_account_external_id": "x"}, "cross_account_external_id must be empty or 2 to 1224"),
         ({"target_account_role_max_session_duration": 99999}, "session duration 3600-43200 (given 99999)"),
         ({"source_instance_role_permissions_boundary": "PowerUser"}, 'a policy ARN (given "PowerUser")'),
-        ({"cross_account_attach_metadata_options": {"http_tokens": "never"}}, 'given {"http_tokens": "never"}'),
+        (
+            {"cross_account_attach_metadata_options": {"http_tokens": "never"}},
+            "http_tokens must be one of: optional, required, got: never",
+        ),
+        (
+            {"cross_account_attach_metadata_options": {"http_put_response_hop_limt": 2}},
+            "http_put_response_hop_limt",
+        ),
+        ({"target_account_role_require_mfa": "maybe"}, "target_account_role_require_mfa"),
     ],
     ids=[
         "short-source-id",
@@ -67,6 +75,8 @@ def test_check_mode_on_fresh_accounts_writes_nothing(site):
         "target-session-too-long",
         "source-boundary-not-an-arn",
         "unknown-http-tokens",
+        "misspelt-metadata-key",
+        "mfa-not-a-boolean",
     ],
 )
 def test_bad_input_stops_before_any_change(site, override, message):

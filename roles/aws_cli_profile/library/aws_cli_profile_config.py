@@ -54,6 +54,8 @@ options:
       - Config file to edit. Empty means C(~/.aws/config) of O(owner), or of the user the module runs as
         (with C(~) taken from E(HOME)).
       - With O(owner) set, a leading C(~/) is that user's home directory.
+      - C($VAR) and C(${VAR}) are expanded from the module's environment, as botocore expands them; a path that
+        still holds a C($) after that (an unset variable) is refused.
     type: str
     default: ""
   owner:
@@ -698,7 +700,10 @@ def resolve_path(path, owner):
     # botocore expands $VARS in the config path it is given, so the file written must be the one it reads.
     path = os.path.expandvars(path)
     if "$" in path:
-        raise ConfigEditError(f"config path {path!r} names an unset variable; botocore would read another file")
+        raise ConfigEditError(
+            f"config path {path!r} still holds a $ after expanding variables (an unset variable?); name the file "
+            "without it, since a shell or a CLI with that variable set would read another file"
+        )
     return os.path.realpath(os.path.abspath(path)), uid, gid
 
 

@@ -51,6 +51,13 @@ detached:
 """
 
 
+@AWSRetry.jittered_backoff()
+def _associations(client, instance_ids):
+    paginator = client.get_paginator("describe_iam_instance_profile_associations")
+    pages = paginator.paginate(Filters=[{"Name": "instance-id", "Values": instance_ids}])
+    return pages.build_full_result()["IamInstanceProfileAssociations"]
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec={
@@ -65,9 +72,7 @@ def main():
         module.exit_json(changed=False, detached=[])
     client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
     try:
-        paginator = client.get_paginator("describe_iam_instance_profile_associations")
-        pages = paginator.paginate(Filters=[{"Name": "instance-id", "Values": ids}])
-        associations = pages.build_full_result()["IamInstanceProfileAssociations"]
+        associations = _associations(client, ids)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="Could not read the instance profile associations")
     ours = [
