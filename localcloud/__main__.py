@@ -62,6 +62,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         sub.add_argument("--http-tokens", choices=("optional", "required"), default=defaults.HTTP_TOKENS)
         sub.add_argument("--hop-limit", type=int, default=defaults.HOP_LIMIT)
         sub.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING"), default="INFO")
+        sub.add_argument(
+            "--no-enforce",
+            dest="enforce",
+            action="store_false",
+            help="let moto grant every sts:AssumeRole, as it does on its own (see localcloud/enforce.py)",
+        )
     commands.add_parser("stop", help="stop the cloud")
     commands.add_parser("status", help="print the state and exit 0 if running, else exit 3")
     commands.add_parser("env", help="print exports for the controller's AWS config and credentials files")
@@ -93,6 +99,8 @@ def cloud_args(args: argparse.Namespace) -> list[str]:
     ]
     for host in args.hosts:
         out += ["--host", host]
+    if not args.enforce:
+        out.append("--no-enforce")
     return out
 
 
@@ -250,6 +258,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         region=args.region,
         http_tokens=args.http_tokens,
         hop_limit=args.hop_limit,
+        enforce=args.enforce,
     )
     return serve(cloud)
 

@@ -37,26 +37,51 @@ def base_session(region: str) -> boto3.Session:
     )
 
 
-def assumed_session(endpoint: str, region: str, role_arn: str, session_name: str) -> boto3.Session:
-    """A session with credentials from one AssumeRole call made with the base credentials."""
-    sts = base_session(region).client("sts", endpoint_url=endpoint)
-    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=region,
-    )
+def create_base_user(endpoint: str, region: str) -> None:
+    """Give the base login its identity policy: assume the admin role of any account, nothing else.
+
+    The static base keys are not keys moto issued, so moto reports them as the user ``moto`` of its
+    default account; the IAM user of that name created here holds the policy that
+    localcloud/enforce.py reads for that identity.
+    """
+    iam = base_session(region).client("iam", endpoint_url=endpoint)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": f"arn:aws:iam::*:role/{defaults.ADMIN_ROLE}",
+            }
+        ],
+    }
+    iam.create_user(UserName=defaults.BASE_USER)
+    iam.put_user_policy(UserName=defaults.BASE_USER, PolicyName="assume-admin-roles", PolicyDocument=json.dumps(policy))
+    log.info("created base user %s in account %s", defaults.BASE_USER, defaults.BASE_ACCOUNT)
+
+
+def organization_client(endpoint: str, region: str, account: str, service: str):
+    """A client with the base login that acts in a member account, as the organization does for a new account.
+
+    moto picks the account from its ``x-moto-account-id`` header; no AssumeRole is involved, so this
+    works before the account has any role.
+    """
+    client = base_session(region).client(service, endpoint_url=endpoint)
+
+    def add_account(request, **_kwargs) -> None:
+        request.headers["x-moto-account-id"] = account
+
+    client.meta.events.register("before-sign", add_account)
+    return client
 
 
 def create_admin_role(endpoint: str, region: str, account: str) -> None:
     """Create the admin role in an account, trusted by the base account and with AdministratorAccess.
 
-    moto lets the first AssumeRole into the account succeed before the role exists, which plays
-    the part of the organization creating the role together with the account.
+    The organization creates the role together with the account, so it exists before anyone
+    assumes it.
     """
-    session = assumed_session(endpoint, region, admin_role_arn(account), "localcloud-bootstrap")
-    iam = session.client("iam", endpoint_url=endpoint)
+    iam = organization_client(endpoint, region, account, "iam")
     trust = {
         "Version": "2012-10-17",
         "Statement": [

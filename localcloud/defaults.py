@@ -19,6 +19,8 @@ BASE_ACCESS_KEY = "testing"
 BASE_SECRET_KEY = "testing"
 # moto's default account, the one the static credentials act in.
 BASE_ACCOUNT = "123456789012"
+# The user moto reports for keys it never issued, so the IAM user that holds the base login's policy.
+BASE_USER = "moto"
 
 # The role an organization creates in every member account for administrators.
 ADMIN_ROLE = "OrganizationAccountAccessRole"

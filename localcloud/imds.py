@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from . import calls, defaults
 
@@ -191,7 +192,14 @@ class MetadataService:
             cached = self._credentials.get(attachment.role_arn)
         if cached and cached["_expires"] - REFRESH_MARGIN > _utc_now():
             return cached
-        issued = self._sts.assume_role(RoleArn=attachment.role_arn, RoleSessionName=self.instance_id)["Credentials"]
+        try:
+            issued = self._sts.assume_role(RoleArn=attachment.role_arn, RoleSessionName=self.instance_id)["Credentials"]
+        except ClientError as error:
+            # EC2 hands out nothing for a role whose trust does not let it in (see localcloud/enforce.py).
+            if error.response["Error"]["Code"] != "AccessDenied":
+                raise
+            log.warning("%s: EC2 cannot assume %s: %s", self.host, attachment.role_arn, error)
+            raise MetadataError(HTTPStatus.NOT_FOUND, f"EC2 cannot assume the role {role_name}") from None
         expires = issued["Expiration"]
         answer = {
             "Code": "Success",

@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from . import accounts, calls, defaults, motofixes, seed, state
+from . import accounts, calls, defaults, enforce, motofixes, seed, state
 from .imds import MetadataService
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ class LocalCloud:
     """A moto server for both accounts, seeded, with profiles for the controller and metadata per host.
 
     moto keeps its data in process-wide backends, so only one LocalCloud may run in a process at a
-    time; ``start`` resets them so every cloud begins empty.
+    time; ``start`` resets them so every cloud begins empty. ``enforce`` (on by default) has AssumeRole
+    decided from the stored policies as AWS decides it (localcloud/enforce.py); off, moto grants every call.
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class LocalCloud:
         http_tokens: str = defaults.HTTP_TOKENS,
         hop_limit: int = defaults.HOP_LIMIT,
         verify_cli: bool = True,
+        enforce: bool = True,
     ):
         hosts = list(hosts)
         for name in hosts:
@@ -79,6 +81,7 @@ class LocalCloud:
         self.http_tokens = http_tokens
         self.hop_limit = hop_limit
         self.verify_cli = verify_cli
+        self.enforce = enforce
         self.aws_dir = self.state_dir / "aws"
         self.config_file = self.aws_dir / "config"
         self.credentials_file = self.aws_dir / "credentials"
@@ -124,6 +127,7 @@ class LocalCloud:
         from werkzeug.serving import make_server
 
         motofixes.apply()
+        enforce.install(self.enforce)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir.chmod(0o700)
         state.remove_state(self.state_dir)
@@ -142,6 +146,7 @@ class LocalCloud:
         self._reset_moto()
         log.info("moto at %s", self.endpoint)
 
+        accounts.create_base_user(self.endpoint, self.region)
         for account in self.accounts.values():
             accounts.create_admin_role(self.endpoint, self.region, account)
         accounts.write_profiles(self.aws_dir, self.endpoint, self.region, self.source_account, self.target_account)

@@ -18,6 +18,17 @@ EXECUTE_GLUE_TRUST = {
         }
     ],
 }
+# The instance role's own permission to assume the target role, which a cross-account call needs too.
+ASSUME_EXECUTE_GLUE = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": f"arn:aws:iam::{TARGET}:role/ExecuteGlueService",
+        }
+    ],
+}
 WORKLOAD_CONFIG = (
     "[profile airflow-role]\n"
     f"role_arn = arn:aws:iam::{TARGET}:role/ExecuteGlueService\n"
@@ -85,6 +96,9 @@ def workload_host(cloud):
     source = cloud.session("source")
     source.client("ec2", endpoint_url=cloud.endpoint).associate_iam_instance_profile(
         InstanceId=host.instance_id, IamInstanceProfile={"Name": "airflow-role"}
+    )
+    source.client("iam", endpoint_url=cloud.endpoint).put_role_policy(
+        RoleName="airflow-role", PolicyName="assume-execute-glue", PolicyDocument=json.dumps(ASSUME_EXECUTE_GLUE)
     )
     cloud.session("target").client("iam", endpoint_url=cloud.endpoint).create_role(
         RoleName="ExecuteGlueService", AssumeRolePolicyDocument=json.dumps(EXECUTE_GLUE_TRUST)

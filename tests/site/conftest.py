@@ -38,6 +38,16 @@ class Run:
     def changed(self) -> dict[str, int]:
         return {host: int(changed) for host, changed, _, _ in RECAP.findall(self.output)}
 
+    @property
+    def accounts_changed(self) -> int:
+        """Changes made in the AWS accounts: the account stages run on one host per account."""
+        return sum(count for host, count in self.changed.items() if host.startswith("account-"))
+
+    @property
+    def unchanged(self) -> bool:
+        """Every host of the run, accounts and instances alike, reported changed=0."""
+        return {"account-875120157787", "account-497254257696"} <= set(self.changed) and not any(self.changed.values())
+
 
 @dataclass
 class Site:

@@ -26,7 +26,7 @@ def test_check_mode_on_fresh_accounts_writes_nothing(site):
     run = site.play("site.yml", "--check", "--diff")
     assert run.rc == 0, run.output
     _assert_read_only(site, mark)
-    assert run.changed["localhost"] > 0
+    assert run.accounts_changed > 0
     assert run.changed["airflow-worker-1"] == 1
     assert site.snapshot() == before
     assert before["config"] is None
@@ -103,7 +103,7 @@ def test_second_run_changes_nothing(site):
     before = site.snapshot()
     run = site.play("site.yml")
     assert run.rc == 0, run.output
-    assert run.changed == {"localhost": 0, "airflow-worker-1": 0}
+    assert run.unchanged
     assert site.snapshot() == before
 
 
@@ -135,7 +135,7 @@ def test_check_mode_over_drift_reports_and_writes_nothing(site):
     run = site.play("site.yml", "--check", "--diff")
     assert run.rc == 0, run.output
     _assert_read_only(site, mark)
-    assert run.changed["localhost"] == 2
+    assert run.accounts_changed == 2
     assert run.changed["airflow-worker-1"] == 1
     assert "us-west-2" in run.output
     assert site.snapshot() == drifted
@@ -149,4 +149,4 @@ def test_converge_repairs_drift(site):
         "Resource"
     ] == [TARGET_ROLE_ARN]
     assert b"region = ap-northeast-1" in repaired["config"]
-    assert site.play("site.yml").changed == {"localhost": 0, "airflow-worker-1": 0}
+    assert site.play("site.yml").unchanged

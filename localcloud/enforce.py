@@ -1,0 +1,403 @@
+"""AWS's decision on ``sts:AssumeRole``, taken from the roles and policies moto stores.
+
+moto hands out credentials for any role ARN, existing or not, to any caller. ``install`` wraps the
+STS ``AssumeRole`` handler inside this process so that, before moto issues anything, the call is
+judged as AWS judges it:
+
+1. The target role must exist in the account of its ARN (path included).
+2. Its trust policy must allow the caller: ``Principal`` ``"*"`` or ``{"AWS": ...}`` naming the
+   caller's role or user ARN (a session's role, or the session ARN itself), its account root
+   (``arn:aws:iam::ID:root``) or bare account id, or ``"*"``. Conditions are evaluated against
+   ``aws:PrincipalArn``, ``aws:PrincipalAccount``, ``sts:ExternalId`` (from the request) and
+   ``aws:MultiFactorAuthPresent`` (``true`` only when the request carries ``SerialNumber`` and
+   ``TokenCode``; ``false`` for a session without them; absent for long-term keys without them).
+3. The caller's identity policies (inline and attached managed policies of the calling user and its
+   groups, or of the role a session came from) must allow ``sts:AssumeRole`` on the role ARN.
+   Across accounts both the trust and the identity must allow. Within one account a trust that
+   names the caller's own ARN suffices; a trust naming the account or ``"*"`` also needs the
+   identity to allow. An explicit Deny in either policy always refuses.
+4. ``DurationSeconds`` must not exceed the role's ``MaxSessionDuration``, nor one hour when the
+   caller is itself an assumed-role session (role chaining).
+
+How the caller is found: a key of an assumed-role session moto issued is that session; a key of an
+IAM user is that user; any other key acts, as moto's ``GetCallerIdentity`` says, as the user
+``moto`` of the account moto maps the key to, with the policies of an IAM user of that name there
+if one exists. A call whose User-Agent carries the metadata services' tag (``calls.IMDS_AGENT``)
+is EC2 fetching an instance role's credentials: it is allowed only when the trust allows
+``Service: ec2.amazonaws.com`` and the role is in the account the call is signed in.
+
+Supported condition operators: the String, Arn and Bool families (with ``Not``, ``IgnoreCase`` and
+``IfExists`` forms) and ``Null``. Any other operator, ``NotPrincipal``, or a policy that cannot be
+parsed refuses the call and logs why. Not modelled: permissions boundaries, SCPs, session
+policies (``Policy``/``PolicyArns``), the validity of an MFA code, unique-id principals, tags.
+
+moto's own evaluator (``moto.iam.access_control.IAMPolicyStatement``) is not used: it counts an
+Allow whose condition fails as a Deny, treats a statement without ``Resource`` as allowing even when
+its effect is Deny, and matches patterns as regular expressions, so ``.`` and ``?`` in an ARN
+pattern mean something else there.
+"""
+
+import functools
+import json
+import logging
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import calls, defaults
+
+log = logging.getLogger(__name__)
+
+ACTION = "sts:AssumeRole"
+EC2_SERVICE = "ec2.amazonaws.com"
+DEFAULT_DURATION = 3600
+CHAINED_MAX_DURATION = 3600
+# The user moto's GetCallerIdentity reports for an access key it never issued.
+UNKNOWN_KEY_USER = defaults.BASE_USER
+ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:.*/)?([\w+=,.@-]+)$")
+ACCOUNT_ROOT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$")
+
+DURATION_OVER_MAX = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+DURATION_CHAINED = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+
+_MARK = "_localcloud_enforce"
+_settings = {"enabled": True}
+
+
+class Unsupported(Exception):
+    """A policy element this evaluator does not model; the call is refused rather than guessed at."""
+
+
+class Refused(Exception):
+    """The answer AWS would give instead of credentials."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed an AssumeRole call, as the policies see them."""
+
+    arn: str
+    account: str
+    # aws:PrincipalArn: the user's ARN, or for a session the ARN of the role it came from.
+    principal_arn: str
+    session: bool = False
+    service: str = ""
+    policies: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Request:
+    """The parts of an AssumeRole request the decision depends on."""
+
+    role_arn: str
+    duration: int = DEFAULT_DURATION
+    external_id: str | None = None
+    mfa: bool = False
+
+
+def install(enabled: bool = True) -> None:
+    """Wrap moto's AssumeRole handler once per process; ``enabled`` switches the checks on or off."""
+    from moto.sts.responses import TokenResponse
+
+    _settings["enabled"] = enabled
+    original = TokenResponse.assume_role
+    if getattr(original, _MARK, False):
+        return
+
+    @functools.wraps(original)
+    def assume_role(self: Any) -> Any:
+        if _settings["enabled"]:
+            _check(self)
+        return original(self)
+
+    setattr(assume_role, _MARK, True)
+    TokenResponse.assume_role = assume_role
+    log.debug("patched moto TokenResponse.assume_role")
+
+
+def _check(response: Any) -> None:
+    """Refuse the request in moto's handler ``response`` as AWS would, or return to let moto answer."""
+    from moto.core.exceptions import AccessDeniedError
+    from moto.sts.exceptions import STSValidationError
+
+    request = Request(
+        role_arn=response._get_param("RoleArn") or "",
+        duration=response._get_int_param("DurationSeconds", DEFAULT_DURATION),
+        external_id=response._get_param("ExternalId"),
+        mfa=bool(response._get_param("SerialNumber") and response._get_param("TokenCode")),
+    )
+    caller = identify(response.get_access_key(), response.partition)
+    if calls.IMDS_AGENT in response.headers.get("User-Agent", ""):
+        caller = Caller(arn=EC2_SERVICE, account=caller.account, principal_arn="", service=EC2_SERVICE)
+    try:
+        decide(caller, request)
+    except Refused as refusal:
+        log.info("refused AssumeRole of %s by %s: %s", request.role_arn, caller.arn, refusal.message)
+        if refusal.code == "AccessDenied":
+            raise AccessDeniedError(caller.arn, f"{ACTION} on resource: {request.role_arn}") from None
+        raise STSValidationError(refusal.message) from None
+
+
+def identify(access_key: str, partition: str = "aws") -> Caller:
+    """The caller behind an access key, with its identity policies, from moto's IAM and STS backends."""
+    from moto.iam.models import get_account_id_from, iam_backends
+    from moto.sts.models import sts_backends
+
+    account = get_account_id_from(access_key)
+    iam = iam_backends[account][partition]
+    session = sts_backends[account][partition].get_assumed_role_from_access_key(access_key)
+    if session is not None:
+        role = _find_role(session.role_arn, partition)
+        principal_arn = role.arn if role is not None else session.role_arn
+        policies = _role_policies(iam, role.name) if role is not None else []
+        return Caller(session.arn, account, principal_arn, session=True, policies=policies)
+    user = iam.get_user_from_access_key_id(access_key)
+    if user is None:
+        user = iam.users.get(UNKNOWN_KEY_USER)
+    if user is not None:
+        return Caller(user.arn, account, user.arn, policies=_user_policies(iam, user.name))
+    arn = f"arn:{partition}:iam::{account}:user/{UNKNOWN_KEY_USER}"
+    return Caller(arn, account, arn)
+
+
+def decide(caller: Caller, request: Request) -> None:
+    """Return if AWS would issue credentials for ``request`` to ``caller``; else raise Refused with the reason."""
+    match = ROLE_ARN.match(request.role_arn)
+    role = _find_role(request.role_arn, match.group(1)) if match else None
+    if role is None:
+        raise Refused("AccessDenied", "the role does not exist")
+    role_account = match.group(2)
+    context = _context(caller, request)
+    try:
+        trust = _load(role.assume_role_policy_document)
+        trusted, explicit = _evaluate_trust(trust, caller, context)
+        identity = "" if caller.service else _evaluate_identity(caller.policies, request.role_arn, context)
+    except Unsupported as reason:
+        log.warning("cannot evaluate the policies for AssumeRole of %s: %s", request.role_arn, reason)
+        raise Refused("AccessDenied", f"unsupported policy: {reason}") from None
+    if trusted == "Deny":
+        raise Refused("AccessDenied", "the trust policy denies the caller")
+    if trusted != "Allow":
+        raise Refused("AccessDenied", "no statement of the trust policy allows the caller")
+    if identity == "Deny":
+        raise Refused("AccessDenied", "the caller's identity policies deny it")
+    if caller.service and caller.account != role_account:
+        raise Refused("AccessDenied", "EC2 acts only for roles of the instance's account")
+    if not caller.service and identity != "Allow" and (caller.account != role_account or not explicit):
+        raise Refused("AccessDenied", "the caller's identity policies do not allow it")
+    if request.duration > int(role.max_session_duration or DEFAULT_DURATION):
+        raise Refused("ValidationError", DURATION_OVER_MAX)
+    if caller.session and request.duration > CHAINED_MAX_DURATION:
+        raise Refused("ValidationError", DURATION_CHAINED)
+
+
+def _find_role(arn: str, partition: str) -> Any:
+    from moto.iam.models import iam_backends
+
+    match = ROLE_ARN.match(arn or "")
+    if not match:
+        return None
+    for role in iam_backends[match.group(2)][partition].roles.values():
+        if role.arn == arn:
+            return role
+    return None
+
+
+def _load(document: Any) -> dict[str, Any]:
+    """A policy document as moto keeps it (a JSON string, possibly URL-encoded, or a dict)."""
+    if isinstance(document, dict):
+        return document
+    text = document or ""
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        try:
+            loaded = json.loads(urllib.parse.unquote(text))
+        except ValueError:
+            raise Unsupported(f"policy is not JSON: {text[:80]!r}") from None
+    if not isinstance(loaded, dict):
+        raise Unsupported("policy is not a JSON object")
+    return loaded
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = document.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    if not all(isinstance(s, dict) for s in statements):
+        raise Unsupported("a statement is not a JSON object")
+    return statements
+
+
+def _role_policies(iam: Any, role_name: str) -> list[dict[str, Any]]:
+    role = iam.get_role(role_name)
+    documents = [_load(doc) for doc in role.policies.values()]
+    return documents + [_load(_default_version(p)) for p in role.managed_policies.values()]
+
+
+def _user_policies(iam: Any, user_name: str) -> list[dict[str, Any]]:
+    user = iam.get_user(user_name)
+    documents = [_load(doc) for doc in user.policies.values()]
+    documents += [_load(_default_version(p)) for p in user.managed_policies.values()]
+    for group in iam.get_groups_for_user(user_name):
+        documents += [_load(doc) for doc in group.policies.values()]
+        documents += [_load(_default_version(p)) for p in group.managed_policies.values()]
+    return documents
+
+
+def _default_version(policy: Any) -> str:
+    return next(v.document for v in policy.versions if v.is_default)
+
+
+def _context(caller: Caller, request: Request) -> dict[str, str]:
+    """The condition keys AWS sets for this request, by lower-cased name (keys are case-insensitive)."""
+    context = {}
+    if not caller.service:
+        context["aws:principalarn"] = caller.principal_arn
+        context["aws:principalaccount"] = caller.account
+    if request.external_id is not None:
+        context["sts:externalid"] = request.external_id
+    if request.mfa:
+        context["aws:multifactorauthpresent"] = "true"
+    elif caller.session:
+        context["aws:multifactorauthpresent"] = "false"
+    return context
+
+
+def _evaluate_trust(trust: dict[str, Any], caller: Caller, context: dict[str, str]) -> tuple[str, bool]:
+    """The trust's verdict (Deny, Allow or the empty string) and whether an allowing statement names the caller."""
+    allowed = explicit = False
+    for statement in _statements(trust):
+        if "NotPrincipal" in statement:
+            raise Unsupported("NotPrincipal in a trust policy")
+        if not _action_matches(statement):
+            continue
+        named = _principal_matches(statement.get("Principal"), caller)
+        if named is None or not _conditions_hold(statement.get("Condition"), context):
+            continue
+        if statement.get("Effect") == "Deny":
+            return "Deny", False
+        if statement.get("Effect") == "Allow":
+            allowed = True
+            explicit = explicit or named
+    return ("Allow" if allowed else ""), explicit
+
+
+def _evaluate_identity(policies: list[dict[str, Any]], role_arn: str, context: dict[str, str]) -> str:
+    """Deny if any statement denies AssumeRole on the role, else Allow if one allows, else the empty string."""
+    allowed = False
+    for policy in policies:
+        for statement in _statements(policy):
+            if not _action_matches(statement) or not _resource_matches(statement, role_arn):
+                continue
+            if not _conditions_hold(statement.get("Condition"), context):
+                continue
+            if statement.get("Effect") == "Deny":
+                return "Deny"
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return "Allow" if allowed else ""
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _glob(pattern: str, value: str, ignore_case: bool = False) -> bool:
+    """IAM wildcard matching: ``*`` any run of characters, ``?`` any one; everything else literally."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
+
+
+def _action_matches(statement: dict[str, Any]) -> bool:
+    if "NotAction" in statement:
+        return not any(_glob(str(p), ACTION, ignore_case=True) for p in _as_list(statement["NotAction"]))
+    return any(_glob(str(p), ACTION, ignore_case=True) for p in _as_list(statement.get("Action", [])))
+
+
+def _resource_matches(statement: dict[str, Any], arn: str) -> bool:
+    if "NotResource" in statement:
+        return not any(_arn_like(str(p), arn) for p in _as_list(statement["NotResource"]))
+    return any(_arn_like(str(p), arn) for p in _as_list(statement.get("Resource", [])))
+
+
+def _arn_like(pattern: str, arn: str) -> bool:
+    """ARN matching: each of the six colon-separated parts is matched on its own, wildcards allowed."""
+    if pattern == "*":
+        return True
+    parts, values = pattern.split(":", 5), arn.split(":", 5)
+    return len(parts) == len(values) == 6 and all(_glob(p, v) for p, v in zip(parts, values, strict=True))
+
+
+def _principal_matches(principal: Any, caller: Caller) -> bool | None:
+    """None if the principal element does not cover the caller, else whether it names the caller's ARN."""
+    if principal == "*":
+        return False
+    if not isinstance(principal, dict):
+        return None
+    if caller.service:
+        return False if caller.service in _as_list(principal.get("Service", [])) else None
+    named: bool | None = None
+    for value in _as_list(principal.get("AWS", [])):
+        value = str(value)
+        if value in (caller.principal_arn, caller.arn):
+            return True
+        root = ACCOUNT_ROOT.match(value)
+        if value == "*" or value == caller.account or (root and root.group(1) == caller.account):
+            named = False
+    return named
+
+
+# Condition operators: how one policy value matches one request value, and whether the operator is negated.
+_OPERATORS = {
+    "StringEquals": (lambda p, v: p == v, False),
+    "StringNotEquals": (lambda p, v: p == v, True),
+    "StringEqualsIgnoreCase": (lambda p, v: p.lower() == v.lower(), False),
+    "StringNotEqualsIgnoreCase": (lambda p, v: p.lower() == v.lower(), True),
+    "StringLike": (_glob, False),
+    "StringNotLike": (_glob, True),
+    "ArnEquals": (_arn_like, False),
+    "ArnLike": (_arn_like, False),
+    "ArnNotEquals": (_arn_like, True),
+    "ArnNotLike": (_arn_like, True),
+    "Bool": (lambda p, v: p.lower() == v.lower(), False),
+}
+
+
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _conditions_hold(condition: Any, context: dict[str, str]) -> bool:
+    """Whether every operator of a Condition block holds for the request (all keys, any value)."""
+    if not condition:
+        return True
+    if not isinstance(condition, dict):
+        raise Unsupported(f"condition is not an object: {condition!r}")
+    for operator, keys in condition.items():
+        if not isinstance(keys, dict):
+            raise Unsupported(f"condition {operator} is not an object")
+        if_exists = operator.endswith("IfExists")
+        base = operator.removesuffix("IfExists")
+        if base not in _OPERATORS and base != "Null":
+            raise Unsupported(f"condition operator {operator} is not modelled")
+        for key, expected in keys.items():
+            values = [_text(v) for v in _as_list(expected)]
+            actual = context.get(key.lower())
+            if base == "Null":
+                if not all(v.lower() == ("true" if actual is None else "false") for v in values):
+                    return False
+                continue
+            matches, negated = _OPERATORS[base]
+            if actual is None:
+                # A missing key fails a positive operator and satisfies a negated one or an IfExists form.
+                if not (if_exists or negated):
+                    return False
+                continue
+            if any(matches(v, actual) for v in values) == negated:
+                return False
+    return True

@@ -1,0 +1,114 @@
+"""Each link of the chain broken by hand on a converged local cloud: the verify stage fails with the error
+AWS gives for that link, and the next site run repairs what the project manages.
+
+The local cloud decides AssumeRole from the stored policies, as AWS does. The cases share one cloud and
+run in file order; each starts from a converged chain and leaves one behind.
+"""
+
+import json
+import shutil
+
+import pytest
+
+SOURCE = "875120157787"
+TARGET = "497254257696"
+TARGET_ROLE_ARN = f"arn:aws:iam::{TARGET}:role/ExecuteGlueService"
+NOT_AUTHORIZED = f"is not authorized to perform: sts:AssumeRole on resource: {TARGET_ROLE_ARN}"
+# One attempt per call: the errors here do not go away by waiting.
+FAST = json.dumps({"cross_account_verify_retries": 0, "cross_account_verify_delay": 1})
+
+
+def _trust(principal: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}],
+    }
+
+
+def _assume_policy(resource: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": resource}],
+    }
+
+
+def _set_trust(site, principal):
+    iam = site.session("target").client("iam")
+    iam.update_assume_role_policy(RoleName="ExecuteGlueService", PolicyDocument=json.dumps(_trust(principal)))
+
+
+def _trust_another_role(site):
+    # AWS refuses a trust naming a role that does not exist, so the other role is real.
+    iam = site.session("source").client("iam")
+    iam.create_role(RoleName="other-role", AssumeRolePolicyDocument=json.dumps(_trust(f"arn:aws:iam::{SOURCE}:root")))
+    _set_trust(site, f"arn:aws:iam::{SOURCE}:role/other-role")
+
+
+def _set_assume_policy(site, resource):
+    iam = site.session("source").client("iam")
+    iam.put_role_policy(
+        RoleName="airflow-role",
+        PolicyName="assume-cross-account-roles",
+        PolicyDocument=json.dumps(_assume_policy(resource)),
+    )
+
+
+def _delete_assume_policy(site):
+    site.session("source").client("iam").delete_role_policy(
+        RoleName="airflow-role", PolicyName="assume-cross-account-roles"
+    )
+
+
+def _detach_profile(site):
+    ec2 = site.session("source").client("ec2")
+    for association in ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"]:
+        ec2.disassociate_iam_instance_profile(AssociationId=association["AssociationId"])
+
+
+BREAKS = [
+    pytest.param(_trust_another_role, NOT_AUTHORIZED, id="trust-other-role"),
+    pytest.param(
+        lambda site: _set_trust(site, "arn:aws:iam::111122223333:root"),
+        NOT_AUTHORIZED,
+        id="trust-wrong-account",
+    ),
+    pytest.param(
+        lambda site: _set_assume_policy(site, "arn:aws:iam::111122223333:role/ExecuteGlueService"),
+        NOT_AUTHORIZED,
+        id="inline-policy-wrong-account",
+    ),
+    pytest.param(_delete_assume_policy, NOT_AUTHORIZED, id="inline-policy-missing"),
+    pytest.param(_detach_profile, "Error when retrieving credentials from Ec2InstanceMetadata", id="no-profile"),
+]
+
+
+def test_converge(site):
+    run = site.play("site.yml")
+    assert run.rc == 0, run.output
+    assert "assumed-role/ExecuteGlueService/" in run.output
+
+
+@pytest.mark.parametrize(("breaks", "error"), BREAKS)
+def test_broken_link_fails_verify_and_site_repairs_it(site, breaks, error):
+    breaks(site)
+    # The AWS CLI keeps assumed-role credentials until they expire, as on any instance; dropping its cache
+    # makes the next call ask STS again, which is where a broken link shows.
+    shutil.rmtree(site.config_path().parent / "cli" / "cache", ignore_errors=True)
+    run = site.play("site.yml", "--tags", "verify", "-e", FAST)
+    assert run.rc != 0
+    assert error in " ".join(run.output.split())
+    repaired = site.play("site.yml")
+    assert repaired.rc == 0, repaired.output
+    assert "assumed-role/ExecuteGlueService/" in repaired.output
+
+
+def test_session_longer_than_role_chaining_allows_is_refused(site):
+    config = site.config_path()
+    converged = config.read_bytes()
+    config.write_bytes(converged + b"duration_seconds = 7200\n")
+    shutil.rmtree(config.parent / "cli" / "cache", ignore_errors=True)
+    run = site.play("site.yml", "--tags", "verify", "-e", FAST)
+    assert run.rc != 0
+    assert "DurationSeconds" in run.output
+    config.write_bytes(converged)
+    assert site.play("site.yml", "--tags", "verify").rc == 0
