@@ -10,6 +10,8 @@ import shutil
 
 import pytest
 
+from localcloud import calls
+
 SOURCE = "875120157787"
 TARGET = "497254257696"
 TARGET_ROLE_ARN = f"arn:aws:iam::{TARGET}:role/ExecuteGlueService"
@@ -65,20 +67,29 @@ def _detach_profile(site):
         ec2.disassociate_iam_instance_profile(AssociationId=association["AssociationId"])
 
 
+NOT_TRUSTED = f"✗ ExecuteGlueService does not trust arn:aws:iam::{SOURCE}:role/airflow-role to call sts:AssumeRole"
+NOT_ALLOWED = f"✗ no inline policy of airflow-role allows sts:AssumeRole on {TARGET_ROLE_ARN}"
 BREAKS = [
-    pytest.param(_trust_another_role, NOT_AUTHORIZED, id="trust-other-role"),
+    pytest.param(_trust_another_role, NOT_AUTHORIZED, NOT_TRUSTED, id="trust-other-role"),
     pytest.param(
         lambda site: _set_trust(site, "arn:aws:iam::111122223333:root"),
         NOT_AUTHORIZED,
+        NOT_TRUSTED,
         id="trust-wrong-account",
     ),
     pytest.param(
         lambda site: _set_assume_policy(site, "arn:aws:iam::111122223333:role/ExecuteGlueService"),
         NOT_AUTHORIZED,
+        NOT_ALLOWED,
         id="inline-policy-wrong-account",
     ),
-    pytest.param(_delete_assume_policy, NOT_AUTHORIZED, id="inline-policy-missing"),
-    pytest.param(_detach_profile, "Error when retrieving credentials from Ec2InstanceMetadata", id="no-profile"),
+    pytest.param(_delete_assume_policy, NOT_AUTHORIZED, NOT_ALLOWED, id="inline-policy-missing"),
+    pytest.param(
+        _detach_profile,
+        "Error when retrieving credentials from Ec2InstanceMetadata",
+        "carries none, not airflow-role; fix: ansible-playbook site.yml --tags attach",
+        id="no-profile",
+    ),
 ]
 
 
@@ -88,8 +99,26 @@ def test_converge(site):
     assert "assumed-role/ExecuteGlueService/" in run.output
 
 
-@pytest.mark.parametrize(("breaks", "error"), BREAKS)
-def test_broken_link_fails_verify_and_site_repairs_it(site, breaks, error):
+def test_doctor_finds_every_link_of_a_converged_chain_sound(site):
+    mark = site.call_mark()
+    run = site.play("playbooks/doctor.yml")
+    assert run.rc == 0, run.output
+    assert "✗" not in run.output
+    said = " ".join(run.output.split())
+    for link in (
+        f"ExecuteGlueService trusts arn:aws:iam::{SOURCE}:role/airflow-role",
+        f"airflow-role may call sts:AssumeRole on {TARGET_ROLE_ARN}",
+        "instance profile airflow-role holds airflow-role",
+        "cedc may pass airflow-role",
+        f"profile airflow-role points at {TARGET_ROLE_ARN}",
+    ):
+        assert f"✓ {link}" in said
+    assert " metadata options as configured" in said
+    assert [call for call in site.calls_since(mark) if calls.is_write(call)] == []
+
+
+@pytest.mark.parametrize(("breaks", "error", "diagnosis"), BREAKS)
+def test_broken_link_fails_verify_and_site_repairs_it(site, breaks, error, diagnosis):
     breaks(site)
     # The AWS CLI keeps assumed-role credentials until they expire, as on any instance; dropping its cache
     # makes the next call ask STS again, which is where a broken link shows.
@@ -97,6 +126,11 @@ def test_broken_link_fails_verify_and_site_repairs_it(site, breaks, error):
     run = site.play("site.yml", "--tags", "verify", "-e", FAST)
     assert run.rc != 0
     assert error in " ".join(run.output.split())
+    doctor = site.play("playbooks/doctor.yml")
+    assert doctor.rc != 0
+    said = " ".join(doctor.output.split())
+    assert diagnosis in said
+    assert "✗ aws sts get-caller-identity --profile airflow-role" in said
     repaired = site.play("site.yml")
     assert repaired.rc == 0, repaired.output
     assert "assumed-role/ExecuteGlueService/" in repaired.output
