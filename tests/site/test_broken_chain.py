@@ -17,7 +17,7 @@ TARGET = "497254257696"
 TARGET_ROLE_ARN = f"arn:aws:iam::{TARGET}:role/ExecuteGlueService"
 NOT_AUTHORIZED = f"is not authorized to perform: sts:AssumeRole on resource: {TARGET_ROLE_ARN}"
 # One attempt per call: the errors here do not go away by waiting.
-FAST = json.dumps({"cross_account_verify_retries": 0, "cross_account_verify_delay": 1})
+FAST = json.dumps({"cross_account_verify_retry_budget": 0})
 
 
 def _trust(principal: str) -> dict:
