@@ -27,6 +27,9 @@ all:
     spark_workers:
       hosts:
         spark-worker-1:
+    outside_workers:
+      hosts:
+        outside-worker-1:
 """
 TRUSTS = [
     {
@@ -104,8 +107,17 @@ def _may_assume(site, role):
             [{**TRUSTS[0], "external_id": "glue-one"}, {**TRUSTS[2], "external_id": "glue-two"}],
             f'{GLUE} is trusted with external ids ["glue-one", "glue-two"]',
         ),
+        ([TRUSTS[0], {**TRUSTS[2], "group": "outside_workers"}], "outside-worker-1 is in trusts of source roles"),
     ],
-    ids=["short-id", "space-in-name", "unknown-group", "host-in-two-source-roles", "same-cli-profile", "two-ids"],
+    ids=[
+        "short-id",
+        "space-in-name",
+        "unknown-group",
+        "host-in-two-source-roles",
+        "same-cli-profile",
+        "two-ids",
+        "host-outside-cross-account-hosts",
+    ],
 )
 def test_bad_trusts_stop_before_any_change(site, play, trusts, message):
     before = site.snapshot()
