@@ -68,6 +68,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             action="store_false",
             help="let moto grant every sts:AssumeRole, as it does on its own (see localcloud/enforce.py)",
         )
+        sub.add_argument(
+            "--propagation-delay",
+            type=_non_negative,
+            default=0.0,
+            metavar="SECONDS",
+            help="refuse roles and serve no instance credentials for this long after they change "
+            "(see localcloud/propagation.py; default 0, off)",
+        )
+        sub.add_argument(
+            "--fault-rate",
+            type=_fraction,
+            default=0.0,
+            metavar="FRACTION",
+            help="answer this fraction of AWS calls with a Throttling error (see localcloud/calls.py; default 0, off)",
+        )
+        sub.add_argument("--fault-seed", type=int, default=0, metavar="INT", help="seed for choosing the faulted calls")
     commands.add_parser("stop", help="stop the cloud")
     commands.add_parser("status", help="print the state and exit 0 if running, else exit 3")
     commands.add_parser("env", help="print exports for the controller's AWS config and credentials files")
@@ -79,6 +95,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if getattr(args, "hosts", None) is None:
         args.hosts = list(defaults.HOSTS)
     return args
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
 
 
 def cloud_args(args: argparse.Namespace) -> list[str]:
@@ -101,6 +131,10 @@ def cloud_args(args: argparse.Namespace) -> list[str]:
         out += ["--host", host]
     if not args.enforce:
         out.append("--no-enforce")
+    if args.propagation_delay:
+        out += ["--propagation-delay", repr(args.propagation_delay)]
+    if args.fault_rate:
+        out += ["--fault-rate", repr(args.fault_rate), "--fault-seed", str(args.fault_seed)]
     return out
 
 
@@ -259,6 +293,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         http_tokens=args.http_tokens,
         hop_limit=args.hop_limit,
         enforce=args.enforce,
+        propagation_delay=args.propagation_delay,
+        fault_rate=args.fault_rate,
+        fault_seed=args.fault_seed,
     )
     return serve(cloud)
 

@@ -17,15 +17,23 @@ too: a reader remembers how many lines it has seen and reads on from there with 
   the access key id (moto's default account, 123456789012, for a key it never issued).
 - caller: from the User-Agent: ``imds:<host>`` for the local metadata services, ``ansible`` for amazon.aws
   modules and plugins, ``aws-cli``, else ``other``.
-- status: the HTTP status moto answered.
+- status: the HTTP status moto answered, or 400 for an injected fault.
+- fault: present only on a call the recorder answered itself with an injected error: its error code.
+
+With ``set_faults(rate, seed)`` the recorder answers that fraction of the recorded calls (those of the
+metadata services aside) with a ``Throttling`` error in the shape the service's protocol uses, so
+botocore retries it as it retries AWS throttling; which calls fail is drawn from a generator seeded
+with ``seed``, so the same sequence of calls meets the same faults. moto's own /moto-api never fails.
 """
 
 import io
 import json
 import os
+import random
 import re
 import threading
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -39,6 +47,14 @@ READ_VERBS = ("Get", "List", "Describe", "Head", "Lookup", "Search", "BatchGet",
 # Operations that hand out credentials without changing any resource.
 READ_ACTIONS = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+FAULT_CODE = "Throttling"
+FAULT_MESSAGE = "Rate exceeded"
+FAULT_STATUS = "400 Bad Request"
+QUERY_NAMESPACES = {
+    "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+    "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+}
 
 # The SigV4 credential scope: access key id / date / region / service / aws4_request.
 CREDENTIAL = re.compile(r"^([^/]+)/[^/]+/[^/]+/([^/]+)/aws4_request$")
@@ -82,17 +98,38 @@ def is_write(call: dict[str, Any]) -> bool:
 class CallRecorder:
     """WSGI middleware around moto that appends a record per AWS request once ``recording`` is set."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], path: Path):
+    def __init__(self, app: Callable[..., Iterable[bytes]], path: Path, fault_rate: float = 0.0, fault_seed: int = 0):
         self.app = app
         self.path = path
         self.recording = False
         self._lock = threading.Lock()
+        self.set_faults(fault_rate, fault_seed)
+
+    def set_faults(self, rate: float, seed: int = 0) -> None:
+        """Fail ``rate`` (0 to 1) of the recorded calls from now on, drawn from a generator seeded with ``seed``."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"fault rate must be between 0 and 1, got {rate}")
+        with self._lock:
+            self.fault_rate = float(rate)
+            self._random = random.Random(seed)
+
+    def _draw_fault(self, call: dict[str, Any]) -> bool:
+        if not self.fault_rate or call["caller"].startswith("imds:"):
+            return False
+        with self._lock:
+            return self._random.random() < self.fault_rate
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         # moto's own control API (reset, config probes) is not AWS.
         if not self.recording or environ.get("PATH_INFO", "").startswith("/moto-api"):
             return self.app(environ, start_response)
         call = describe(environ)
+        if self._draw_fault(call):
+            headers, body = fault_answer(environ, call["service"])
+            start_response(FAULT_STATUS, headers)
+            call.update(status=int(FAULT_STATUS.split()[0]), fault=FAULT_CODE)
+            self._append(call)
+            return [body]
         statuses: list[int] = []
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -113,6 +150,43 @@ class CallRecorder:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             with os.fdopen(fd, "a") as handle:
                 handle.write(line)
+
+
+def fault_answer(environ: dict[str, Any], service: str) -> tuple[list[tuple[str, str]], bytes]:
+    """Headers and body of a Throttling error as the request's protocol shapes errors.
+
+    The request body is read first, so a kept-alive connection stays in step for the next request.
+    JSON protocols (an ``X-Amz-Target``) and unknown REST services get ``__type``; EC2 its ``Response``
+    envelope; S3 a bare ``Error``; the query protocols (IAM, STS) an ``ErrorResponse``.
+    """
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length:
+        environ["wsgi.input"].read(length)
+    request_id = str(uuid.uuid4())
+    headers = [("x-amzn-RequestId", request_id)]
+    error = f"<Code>{FAULT_CODE}</Code><Message>{FAULT_MESSAGE}</Message>"
+    query = "Action=" in environ.get("QUERY_STRING", "") or environ.get("CONTENT_TYPE", "").startswith(
+        "application/x-www-form-urlencoded"
+    )
+    if environ.get("HTTP_X_AMZ_TARGET") or (service not in ("ec2", "s3") and not query):
+        headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", FAULT_CODE)]
+        body = json.dumps({"__type": FAULT_CODE, "message": FAULT_MESSAGE})
+    elif service == "ec2":
+        headers.append(("Content-Type", "text/xml"))
+        body = f"<Response><Errors><Error>{error}</Error></Errors><RequestID>{request_id}</RequestID></Response>"
+    elif service == "s3":
+        headers.append(("Content-Type", "application/xml"))
+        body = f"<Error>{error}<RequestId>{request_id}</RequestId></Error>"
+    else:
+        namespace = QUERY_NAMESPACES.get(service, "")
+        headers.append(("Content-Type", "text/xml"))
+        body = (
+            f'<ErrorResponse xmlns="{namespace}"><Error><Type>Sender</Type>{error}</Error>'
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+    data = body.encode()
+    headers.append(("Content-Length", str(len(data))))
+    return headers, data
 
 
 def describe(environ: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,10 @@ Supported condition operators: the String, Arn and Bool families (with ``Not``, 
 parsed refuses the call and logs why. Not modelled: permissions boundaries, SCPs, session
 policies (``Policy``/``PolicyArns``), the validity of an MFA code, unique-id principals, tags.
 
+With a propagation delay set (localcloud/propagation.py), a target role that changed less than the
+delay ago, or a caller that is a session of such a role, is refused with the same AccessDenied before
+any policy is read, whether or not the checks above are switched on.
+
 moto's own evaluator (``moto.iam.access_control.IAMPolicyStatement``) is not used: it counts an
 Allow whose condition fails as a Deny, treats a statement without ``Resource`` as allowing even when
 its effect is Deny, and matches patterns as regular expressions, so ``.`` and ``?`` in an ARN
@@ -45,7 +49,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import calls, defaults
+from . import calls, defaults, propagation
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +106,7 @@ class Request:
 
 
 def install(enabled: bool = True) -> None:
-    """Wrap moto's AssumeRole handler once per process; ``enabled`` switches the checks on or off."""
+    """Wrap moto's AssumeRole handler once per process; ``enabled`` switches the policy checks on or off."""
     from moto.sts.responses import TokenResponse
 
     _settings["enabled"] = enabled
@@ -112,7 +116,7 @@ def install(enabled: bool = True) -> None:
 
     @functools.wraps(original)
     def assume_role(self: Any) -> Any:
-        if _settings["enabled"]:
+        if _settings["enabled"] or propagation.delay() > 0:
             _check(self)
         return original(self)
 
@@ -136,7 +140,9 @@ def _check(response: Any) -> None:
     if calls.IMDS_AGENT in response.headers.get("User-Agent", ""):
         caller = Caller(arn=EC2_SERVICE, account=caller.account, principal_arn="", service=EC2_SERVICE)
     try:
-        decide(caller, request)
+        _propagated(caller, request)
+        if _settings["enabled"]:
+            decide(caller, request)
     except Refused as refusal:
         log.info("refused AssumeRole of %s by %s: %s", request.role_arn, caller.arn, refusal.message)
         if refusal.code == "AccessDenied":
@@ -164,6 +170,14 @@ def identify(access_key: str, partition: str = "aws") -> Caller:
         return Caller(user.arn, account, user.arn, policies=_user_policies(iam, user.name))
     arn = f"arn:{partition}:iam::{account}:user/{UNKNOWN_KEY_USER}"
     return Caller(arn, account, arn)
+
+
+def _propagated(caller: Caller, request: Request) -> None:
+    """Refuse while the target role, or the role the caller's session came from, is still propagating."""
+    for arn, whose in ((request.role_arn, "the role"), (caller.principal_arn if caller.session else "", "the caller")):
+        match = ROLE_ARN.match(arn)
+        if match and propagation.role_pending(match.group(2), match.group(3)):
+            raise Refused("AccessDenied", f"{whose} changed less than {propagation.delay():g} s ago")
 
 
 def decide(caller: Caller, request: Request) -> None:

@@ -22,7 +22,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from . import calls, defaults
+from . import calls, defaults, propagation
 
 log = logging.getLogger(__name__)
 
@@ -167,14 +167,18 @@ class MetadataService:
         return self.instance().get("MetadataOptions", {})
 
     def attachment(self) -> Attachment | None:
-        """The instance profile associated with the instance right now and its role, if any."""
+        """The instance profile associated with the instance right now and its role, if any.
+
+        An association younger than the propagation delay (localcloud/propagation.py) counts as none
+        yet, as on an instance that was just given a profile: no role is listed and no credentials served.
+        """
         associations = self._ec2.describe_iam_instance_profile_associations(
             Filters=[
                 {"Name": "instance-id", "Values": [self.instance_id]},
                 {"Name": "state", "Values": ["associated"]},
             ]
         )["IamInstanceProfileAssociations"]
-        if not associations:
+        if not associations or propagation.association_pending(associations[0]["AssociationId"]):
             return None
         profile_arn = associations[0]["IamInstanceProfile"]["Arn"]
         profile = self._iam.get_instance_profile(InstanceProfileName=profile_arn.rsplit("/", 1)[-1])["InstanceProfile"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from . import accounts, calls, defaults, enforce, motofixes, seed, state
+from . import accounts, calls, defaults, enforce, motofixes, propagation, seed, state
 from .imds import MetadataService
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,12 @@ class LocalCloud:
     moto keeps its data in process-wide backends, so only one LocalCloud may run in a process at a
     time; ``start`` resets them so every cloud begins empty. ``enforce`` (on by default) has AssumeRole
     decided from the stored policies as AWS decides it (localcloud/enforce.py); off, moto grants every call.
+
+    Two failure modes are off by default. ``propagation_delay`` (seconds) keeps roles and instance-profile
+    associations unusable for that long after they change (localcloud/propagation.py). ``fault_rate``
+    (0 to 1) answers that fraction of the calls of others than the metadata services with a Throttling
+    error, drawn from a generator seeded with ``fault_seed`` (localcloud/calls.py). Both begin once the
+    cloud is ready, so its own set-up never meets them.
     """
 
     def __init__(
@@ -57,6 +63,9 @@ class LocalCloud:
         hop_limit: int = defaults.HOP_LIMIT,
         verify_cli: bool = True,
         enforce: bool = True,
+        propagation_delay: float = 0.0,
+        fault_rate: float = 0.0,
+        fault_seed: int = 0,
     ):
         hosts = list(hosts)
         for name in hosts:
@@ -73,6 +82,10 @@ class LocalCloud:
             raise ValueError(f"http_tokens must be optional or required, got {http_tokens!r}")
         if not 1 <= hop_limit <= 64:
             raise ValueError(f"hop_limit must be 1..64, got {hop_limit}")
+        if propagation_delay < 0:
+            raise ValueError(f"propagation_delay must not be negative, got {propagation_delay}")
+        if not 0 <= fault_rate <= 1:
+            raise ValueError(f"fault_rate must be between 0 and 1, got {fault_rate}")
         self.state_dir = Path(state_dir).resolve()
         self.host_names = hosts
         self.source_account = source_account
@@ -82,6 +95,9 @@ class LocalCloud:
         self.hop_limit = hop_limit
         self.verify_cli = verify_cli
         self.enforce = enforce
+        self.propagation_delay = propagation_delay
+        self.fault_rate = fault_rate
+        self.fault_seed = fault_seed
         self.aws_dir = self.state_dir / "aws"
         self.config_file = self.aws_dir / "config"
         self.credentials_file = self.aws_dir / "credentials"
@@ -128,6 +144,9 @@ class LocalCloud:
 
         motofixes.apply()
         enforce.install(self.enforce)
+        propagation.install()
+        # The cloud's own set-up meets no delay; the delay starts just before state.json is written.
+        propagation.configure(0)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir.chmod(0o700)
         state.remove_state(self.state_dir)
@@ -199,10 +218,19 @@ class LocalCloud:
             },
         }
         # From here on every call is someone else's: the cloud's own set-up is done.
+        propagation.configure(self.propagation_delay)
+        self._recorder.set_faults(self.fault_rate, self.fault_seed)
         self._recorder.recording = True
         state.write_state(self.state_dir, self.state)
         log.info("ready: %s", state.state_path(self.state_dir))
         return self.state
+
+    def set_faults(self, rate: float, seed: int = 0) -> None:
+        """Change the fault rate and seed of the running cloud (see localcloud/calls.py)."""
+        if self._recorder is None:
+            raise RuntimeError("the cloud is not running")
+        self._recorder.set_faults(rate, seed)
+        self.fault_rate, self.fault_seed = rate, seed
 
     def _reset_moto(self) -> None:
         """Empty moto's backends, which outlive a server inside one process."""
@@ -216,6 +244,7 @@ class LocalCloud:
         if self.state:
             state.remove_state(self.state_dir)
             self.state = {}
+        propagation.configure(0)
         for service in self._metadata:
             service.stop()
         self._metadata = []

@@ -1,0 +1,122 @@
+"""IAM's eventual consistency: a role or an instance-profile association is not usable at once.
+
+On AWS a role that was just created, or whose trust or permission policies just changed, may be
+refused for a few seconds, and an instance that was just given an instance profile serves no
+credentials from its metadata yet. ``install`` wraps moto's IAM and EC2 backend methods inside this
+process to note when each role and association last changed; with ``configure(delay)`` above zero:
+
+- ``sts:AssumeRole`` of a role that changed less than ``delay`` seconds ago, or by a session of
+  such a role, is refused with AccessDenied (checked in localcloud/enforce.py's hook);
+- the metadata service acts as if no instance profile were associated while its association is
+  younger than ``delay`` (localcloud/imds.py), so credential paths answer 404.
+
+``configure`` forgets every earlier change, so what exists when it is called (the cloud's own
+set-up) counts as long propagated. The changes noted are those of ``ROLE_CHANGES`` and
+``ASSOCIATION_CHANGES``; instance profiles, users, groups and managed policy versions are not tracked.
+"""
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# moto IAMBackend methods that change a role, and the position of the role name in their arguments
+# (after self); each is also accepted as the keyword ``role_name``.
+ROLE_CHANGES = {
+    "create_role": 0,
+    "update_assume_role_policy": 0,
+    "put_role_policy": 0,
+    "delete_role_policy": 0,
+    "attach_role_policy": 1,
+    "detach_role_policy": 1,
+}
+# moto EC2 backend methods that give an instance a new association; both return the association.
+ASSOCIATION_CHANGES = ("associate_iam_instance_profile", "replace_iam_instance_profile_association")
+
+_MARK = "_localcloud_propagation"
+_lock = threading.Lock()
+_settings: dict[str, Any] = {"delay": 0.0, "clock": time.monotonic}
+# (account, role name) and association id -> clock reading of the last change.
+_roles: dict[tuple[str, str], float] = {}
+_associations: dict[str, float] = {}
+
+
+def install() -> None:
+    """Wrap the backend methods once per process; the delay stays as ``configure`` last set it."""
+    from moto.ec2.models.iam_instance_profile import IamInstanceProfileAssociationBackend
+    from moto.iam.models import IAMBackend
+
+    for name, position in ROLE_CHANGES.items():
+        _wrap(IAMBackend, name, _noting_role(position))
+    for name in ASSOCIATION_CHANGES:
+        _wrap(IamInstanceProfileAssociationBackend, name, _noting_association)
+
+
+def configure(delay: float, clock: Callable[[], float] = time.monotonic) -> None:
+    """Set the delay in seconds (0 switches it off) and the clock; forget every change noted so far."""
+    if delay < 0:
+        raise ValueError(f"propagation delay must not be negative, got {delay}")
+    with _lock:
+        _settings["delay"] = float(delay)
+        _settings["clock"] = clock
+        _roles.clear()
+        _associations.clear()
+
+
+def delay() -> float:
+    """The delay in force, in seconds."""
+    return _settings["delay"]
+
+
+def role_pending(account: str, role_name: str) -> bool:
+    """Whether the role changed less than the delay ago, so AWS would not yet act on it."""
+    with _lock:
+        return _young(_roles.get((account, role_name)))
+
+
+def association_pending(association_id: str) -> bool:
+    """Whether the instance-profile association is younger than the delay."""
+    with _lock:
+        return _young(_associations.get(association_id))
+
+
+def _young(changed: float | None) -> bool:
+    return changed is not None and _settings["clock"]() - changed < _settings["delay"]
+
+
+def _wrap(cls: type, name: str, make: Callable[[Any], Any]) -> None:
+    original = getattr(cls, name)
+    if getattr(original, _MARK, False):
+        return
+    wrapper = functools.wraps(original)(make(original))
+    setattr(wrapper, _MARK, True)
+    setattr(cls, name, wrapper)
+    log.debug("patched moto %s.%s", cls.__name__, name)
+
+
+def _noting_role(position: int) -> Callable[[Any], Any]:
+    def make(original: Any) -> Any:
+        def change(self: Any, *args: Any, **kwargs: Any) -> Any:
+            result = original(self, *args, **kwargs)
+            role_name = kwargs["role_name"] if "role_name" in kwargs else args[position]
+            with _lock:
+                _roles[(self.account_id, role_name)] = _settings["clock"]()
+            return result
+
+        return change
+
+    return make
+
+
+def _noting_association(original: Any) -> Any:
+    def change(self: Any, *args: Any, **kwargs: Any) -> Any:
+        association = original(self, *args, **kwargs)
+        with _lock:
+            _associations[association.association_id] = _settings["clock"]()
+        return association
+
+    return change
