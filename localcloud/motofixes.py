@@ -28,18 +28,19 @@ def apply() -> None:
     from moto.ec2.models.instances import InstanceBackend
     from moto.iam.responses import IamResponse
 
-    _wrap(InstanceBackend, "modify_instance_metadata_options", _keep_unspecified_options)
-    _wrap(IamInstanceProfileAssociationBackend, "replace_iam_instance_profile_association", _show_replaced_profile)
+    wrap(InstanceBackend, "modify_instance_metadata_options", _keep_unspecified_options)
+    wrap(IamInstanceProfileAssociationBackend, "replace_iam_instance_profile_association", _show_replaced_profile)
     if not hasattr(IamResponse, "list_service_specific_credentials"):
         IamResponse.list_service_specific_credentials = _list_service_specific_credentials
 
 
-def _wrap(cls: type, name: str, make: Any) -> None:
+def wrap(cls: type, name: str, make: Any, mark: str = _MARK) -> None:
+    """Replace ``cls.name`` with ``make(original)`` once: a method already carrying ``mark`` is left alone."""
     original = getattr(cls, name)
-    if getattr(original, _MARK, False):
+    if getattr(original, mark, False):
         return
     wrapper = functools.wraps(original)(make(original))
-    setattr(wrapper, _MARK, True)
+    setattr(wrapper, mark, True)
     setattr(cls, name, wrapper)
     log.debug("patched moto %s.%s", cls.__name__, name)
 

@@ -15,12 +15,13 @@ set-up) counts as long propagated. The changes noted are those of ``ROLE_CHANGES
 ``ASSOCIATION_CHANGES``; instance profiles, users, groups and managed policy versions are not tracked.
 """
 
-import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from .motofixes import wrap
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,9 @@ def install() -> None:
     from moto.iam.models import IAMBackend
 
     for name, position in ROLE_CHANGES.items():
-        _wrap(IAMBackend, name, _noting_role(position))
+        wrap(IAMBackend, name, _noting_role(position), mark=_MARK)
     for name in ASSOCIATION_CHANGES:
-        _wrap(IamInstanceProfileAssociationBackend, name, _noting_association)
+        wrap(IamInstanceProfileAssociationBackend, name, _noting_association, mark=_MARK)
 
 
 def configure(delay: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -86,16 +87,6 @@ def association_pending(association_id: str) -> bool:
 
 def _young(changed: float | None) -> bool:
     return changed is not None and _settings["clock"]() - changed < _settings["delay"]
-
-
-def _wrap(cls: type, name: str, make: Callable[[Any], Any]) -> None:
-    original = getattr(cls, name)
-    if getattr(original, _MARK, False):
-        return
-    wrapper = functools.wraps(original)(make(original))
-    setattr(wrapper, _MARK, True)
-    setattr(cls, name, wrapper)
-    log.debug("patched moto %s.%s", cls.__name__, name)
 
 
 def _noting_role(position: int) -> Callable[[Any], Any]:
