@@ -8,11 +8,14 @@ process to note when each role and association last changed; with ``configure(de
 - ``sts:AssumeRole`` of a role that changed less than ``delay`` seconds ago, or by a session of
   such a role, is refused with AccessDenied (checked in localcloud/enforce.py's hook);
 - the metadata service acts as if no instance profile were associated while its association is
-  younger than ``delay`` (localcloud/imds.py), so credential paths answer 404.
+  younger than ``delay`` (localcloud/imds.py), so credential paths answer 404;
+- EC2 does not yet know an instance profile created, or given a role, less than ``delay`` seconds
+  ago: AssociateIamInstanceProfile and ReplaceIamInstanceProfileAssociation naming it are refused
+  with AWS's ``InvalidParameterValue`` "Invalid IAM Instance Profile name" (or "arn").
 
 ``configure`` forgets every earlier change, so what exists when it is called (the cloud's own
-set-up) counts as long propagated. The changes noted are those of ``ROLE_CHANGES`` and
-``ASSOCIATION_CHANGES``; instance profiles, users, groups and managed policy versions are not tracked.
+set-up) counts as long propagated. The changes noted are those of ``ROLE_CHANGES``,
+``PROFILE_CHANGES`` and ``ASSOCIATION_CHANGES``; users, groups and managed policy versions are not tracked.
 """
 
 import logging
@@ -35,6 +38,8 @@ ROLE_CHANGES = {
     "attach_role_policy": 1,
     "detach_role_policy": 1,
 }
+# moto IAMBackend methods that change an instance profile; the profile name comes first (after self).
+PROFILE_CHANGES = ("create_instance_profile", "add_role_to_instance_profile")
 # moto EC2 backend methods that give an instance a new association; both return the association.
 ASSOCIATION_CHANGES = ("associate_iam_instance_profile", "replace_iam_instance_profile_association")
 
@@ -43,6 +48,7 @@ _lock = threading.Lock()
 _settings: dict[str, Any] = {"delay": 0.0, "clock": time.monotonic}
 # (account, role name) and association id -> clock reading of the last change.
 _roles: dict[tuple[str, str], float] = {}
+_profiles: dict[tuple[str, str], float] = {}
 _associations: dict[str, float] = {}
 
 
@@ -53,6 +59,8 @@ def install() -> None:
 
     for name, position in ROLE_CHANGES.items():
         wrap(IAMBackend, name, _noting_role(position), mark=_MARK)
+    for name in PROFILE_CHANGES:
+        wrap(IAMBackend, name, _noting_profile, mark=_MARK)
     for name in ASSOCIATION_CHANGES:
         wrap(IamInstanceProfileAssociationBackend, name, _noting_association, mark=_MARK)
 
@@ -65,6 +73,7 @@ def configure(delay: float, clock: Callable[[], float] = time.monotonic) -> None
         _settings["delay"] = float(delay)
         _settings["clock"] = clock
         _roles.clear()
+        _profiles.clear()
         _associations.clear()
 
 
@@ -77,6 +86,12 @@ def role_pending(account: str, role_name: str) -> bool:
     """Whether the role changed less than the delay ago, so AWS would not yet act on it."""
     with _lock:
         return _young(_roles.get((account, role_name)))
+
+
+def profile_pending(account: str, profile_name: str) -> bool:
+    """Whether the instance profile changed less than the delay ago, so EC2 would not yet find it."""
+    with _lock:
+        return _young(_profiles.get((account, profile_name)))
 
 
 def association_pending(association_id: str) -> bool:
@@ -103,11 +118,44 @@ def _noting_role(position: int) -> Callable[[Any], Any]:
     return make
 
 
+def _noting_profile(original: Any) -> Any:
+    def change(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        profile_name = args[0] if args else kwargs.get("name", kwargs.get("profile_name"))
+        with _lock:
+            _profiles[(self.account_id, profile_name)] = _settings["clock"]()
+        return result
+
+    return change
+
+
 def _noting_association(original: Any) -> Any:
     def change(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _refuse_young_profile(self.account_id, *_named_profile(args, kwargs))
         association = original(self, *args, **kwargs)
         with _lock:
             _associations[association.association_id] = _settings["clock"]()
         return association
 
     return change
+
+
+def _named_profile(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Name and ARN of the instance profile an associate or replace call names (instance or association first)."""
+    name = args[1] if len(args) > 1 else kwargs.get("iam_instance_profile_name")
+    arn = args[2] if len(args) > 2 else kwargs.get("iam_instance_profile_arn")
+    return name, arn
+
+
+def _refuse_young_profile(account: str, name: str | None, arn: str | None) -> None:
+    """Raise EC2's error for an instance profile named by name or ARN that has not propagated yet."""
+    from moto.ec2.exceptions import EC2ClientError
+
+    named = name or (arn or "").rpartition("/")[2]
+    if named and profile_pending(account, named):
+        parameter, value = ("name", name) if name else ("arn", arn)
+        raise EC2ClientError(
+            "InvalidParameterValue",
+            f"Value ({value}) for parameter iamInstanceProfile.{parameter} is invalid. "
+            f"Invalid IAM Instance Profile {parameter}",
+        )

@@ -170,6 +170,80 @@ def test_fresh_association_serves_no_credentials_until_the_delay_passes(cloud, m
     assert (get(CREDS), get(CREDS + "airflow-role")) == (200, 200)
 
 
+def new_profile(iam, with_role: bool = True) -> dict:
+    """A fresh instance profile, holding a fresh role unless asked otherwise."""
+    profile = iam.create_instance_profile(InstanceProfileName=unique("profile"))["InstanceProfile"]
+    if with_role:
+        role = iam.create_role(RoleName=unique("held"), AssumeRolePolicyDocument=account_trust())["Role"]
+        iam.add_role_to_instance_profile(InstanceProfileName=profile["InstanceProfileName"], RoleName=role["RoleName"])
+    return profile
+
+
+def associate_error(host, **profile: str) -> str:
+    """The error code AssociateIamInstanceProfile answers, or "ok"; the association is removed again."""
+    try:
+        association = host.ec2.associate_iam_instance_profile(InstanceId=host.instance_id, IamInstanceProfile=profile)
+    except ClientError as error:
+        return error.response["Error"]["Code"]
+    host.ec2.disassociate_iam_instance_profile(
+        AssociationId=association["IamInstanceProfileAssociation"]["AssociationId"]
+    )
+    return "ok"
+
+
+@pytest.mark.parametrize("key", ["Name", "Arn"])
+def test_new_instance_profile_is_unknown_to_ec2_until_the_delay_passes(cloud, make_host, clock, key):
+    host = make_host()
+    profile = new_profile(cloud.session("source").client("iam"))
+    named = {key: profile[f"InstanceProfile{key}" if key == "Name" else key]}
+    with pytest.raises(ClientError) as caught:
+        host.ec2.associate_iam_instance_profile(InstanceId=host.instance_id, IamInstanceProfile=named)
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidParameterValue"
+    assert error["Message"].endswith(f"Invalid IAM Instance Profile {key.lower()}")
+    assert named[key] in error["Message"]
+    mine = {"Name": "instance-id", "Values": [host.instance_id]}
+    assert host.ec2.describe_iam_instance_profile_associations(Filters=[mine])["IamInstanceProfileAssociations"] == []
+    clock.advance(DELAY + 1)
+    assert associate_error(host, **named) == "ok"
+
+
+def test_role_added_to_a_profile_restarts_its_delay(cloud, make_host, clock):
+    host = make_host()
+    iam = cloud.session("source").client("iam")
+    profile = new_profile(iam, with_role=False)
+    clock.advance(DELAY + 1)
+    role = iam.create_role(RoleName=unique("late"), AssumeRolePolicyDocument=account_trust())["Role"]
+    iam.add_role_to_instance_profile(InstanceProfileName=profile["InstanceProfileName"], RoleName=role["RoleName"])
+    assert associate_error(host, Name=profile["InstanceProfileName"]) == "InvalidParameterValue"
+    clock.advance(DELAY + 1)
+    assert associate_error(host, Name=profile["InstanceProfileName"]) == "ok"
+
+
+def test_replacing_with_a_new_instance_profile_is_refused_until_the_delay_passes(cloud, make_host, clock):
+    host = make_host()
+    iam = cloud.session("source").client("iam")
+    old = host.ec2.associate_iam_instance_profile(
+        InstanceId=host.instance_id, IamInstanceProfile={"Name": "airflow-role"}
+    )
+    old_id = old["IamInstanceProfileAssociation"]["AssociationId"]
+    fresh = new_profile(iam)
+    with pytest.raises(ClientError) as caught:
+        host.ec2.replace_iam_instance_profile_association(
+            AssociationId=old_id, IamInstanceProfile={"Name": fresh["InstanceProfileName"]}
+        )
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+    kept = host.ec2.describe_iam_instance_profile_associations(AssociationIds=[old_id])[
+        "IamInstanceProfileAssociations"
+    ]
+    assert kept[0]["IamInstanceProfile"]["Arn"].endswith("/airflow-role")
+    clock.advance(DELAY + 1)
+    replaced = host.ec2.replace_iam_instance_profile_association(
+        AssociationId=old_id, IamInstanceProfile={"Name": fresh["InstanceProfileName"]}
+    )
+    assert replaced["IamInstanceProfileAssociation"]["IamInstanceProfile"]["Arn"] == fresh["Arn"]
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
