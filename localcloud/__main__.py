@@ -81,7 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             type=_fraction,
             default=0.0,
             metavar="FRACTION",
-            help="answer this fraction of AWS calls with a Throttling error (see localcloud/calls.py; default 0, off)",
+            help="answer this fraction of AWS calls with Throttling or a 5xx (see localcloud/calls.py; default 0, off)",
         )
         sub.add_argument("--fault-seed", type=int, default=0, metavar="INT", help="seed for choosing the faulted calls")
     commands.add_parser("stop", help="stop the cloud")

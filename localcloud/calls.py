@@ -17,13 +17,15 @@ too: a reader remembers how many lines it has seen and reads on from there with 
   the access key id (moto's default account, 123456789012, for a key it never issued).
 - caller: from the User-Agent: ``imds:<host>`` for the local metadata services, ``ansible`` for amazon.aws
   modules and plugins, ``aws-cli``, else ``other``.
-- status: the HTTP status moto answered, or 400 for an injected fault.
+- status: the HTTP status moto answered, or the injected fault's (400, 500 or 503).
 - fault: present only on a call the recorder answered itself with an injected error: its error code.
 
 With ``set_faults(rate, seed)`` the recorder answers that fraction of the recorded calls (those of the
-metadata services aside) with a ``Throttling`` error in the shape the service's protocol uses, so
-botocore retries it as it retries AWS throttling; which calls fail is drawn from a generator seeded
-with ``seed``, so the same sequence of calls meets the same faults. moto's own /moto-api never fails.
+metadata services aside) with one of AWS's transient errors in the shape the service's protocol uses:
+``Throttling`` (400), ``InternalError`` (500) or ``ServiceUnavailable`` (503), which botocore retries as
+it retries them from AWS. Which calls fail, and with which error, is drawn from a generator seeded with
+``seed``, so the same sequence of calls meets the same faults; ``codes`` narrows the errors drawn from.
+moto's own /moto-api never fails.
 """
 
 import io
@@ -48,9 +50,12 @@ READ_VERBS = ("Get", "List", "Describe", "Head", "Lookup", "Search", "BatchGet",
 READ_ACTIONS = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-FAULT_CODE = "Throttling"
-FAULT_MESSAGE = "Rate exceeded"
-FAULT_STATUS = "400 Bad Request"
+# Injected errors: code -> (HTTP status line, message), as AWS words them.
+FAULTS = {
+    "Throttling": ("400 Bad Request", "Rate exceeded"),
+    "InternalError": ("500 Internal Server Error", "We encountered an internal error. Please try again."),
+    "ServiceUnavailable": ("503 Service Unavailable", "Service is unavailable. Please try again later."),
+}
 QUERY_NAMESPACES = {
     "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
     "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
@@ -105,29 +110,41 @@ class CallRecorder:
         self._lock = threading.Lock()
         self.set_faults(fault_rate, fault_seed)
 
-    def set_faults(self, rate: float, seed: int = 0) -> None:
-        """Fail ``rate`` (0 to 1) of the recorded calls from now on, drawn from a generator seeded with ``seed``."""
+    def set_faults(self, rate: float, seed: int = 0, codes: Iterable[str] = tuple(FAULTS)) -> None:
+        """Fail ``rate`` (0 to 1) of the recorded calls from now on with errors drawn from ``codes``.
+
+        Both the calls and their errors are drawn from a generator seeded with ``seed``.
+        """
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"fault rate must be between 0 and 1, got {rate}")
+        codes = tuple(codes)
+        if not codes or set(codes) - set(FAULTS):
+            raise ValueError(f"fault codes must be some of {', '.join(FAULTS)}, got {list(codes)}")
         with self._lock:
             self.fault_rate = float(rate)
+            self.fault_codes = codes
             self._random = random.Random(seed)
 
-    def _draw_fault(self, call: dict[str, Any]) -> bool:
+    def _draw_fault(self, call: dict[str, Any]) -> str | None:
+        """The error code to answer this call with, or None to pass it to moto."""
         if not self.fault_rate or call["caller"].startswith("imds:"):
-            return False
+            return None
         with self._lock:
-            return self._random.random() < self.fault_rate
+            if self._random.random() >= self.fault_rate:
+                return None
+            return self._random.choice(self.fault_codes)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         # moto's own control API (reset, config probes) is not AWS.
         if not self.recording or environ.get("PATH_INFO", "").startswith("/moto-api"):
             return self.app(environ, start_response)
         call = describe(environ)
-        if self._draw_fault(call):
-            headers, body = fault_answer(environ, call["service"])
-            start_response(FAULT_STATUS, headers)
-            call.update(status=int(FAULT_STATUS.split()[0]), fault=FAULT_CODE)
+        code = self._draw_fault(call)
+        if code:
+            status = FAULTS[code][0]
+            headers, body = fault_answer(environ, call["service"], code)
+            start_response(status, headers)
+            call.update(status=int(status.split()[0]), fault=code)
             self._append(call)
             return [body]
         statuses: list[int] = []
@@ -152,8 +169,8 @@ class CallRecorder:
                 handle.write(line)
 
 
-def fault_answer(environ: dict[str, Any], service: str) -> tuple[list[tuple[str, str]], bytes]:
-    """Headers and body of a Throttling error as the request's protocol shapes errors.
+def fault_answer(environ: dict[str, Any], service: str, code: str) -> tuple[list[tuple[str, str]], bytes]:
+    """Headers and body of the injected error ``code`` (a key of FAULTS) as the request's protocol shapes errors.
 
     The request body is read first, so a kept-alive connection stays in step for the next request.
     JSON protocols (an ``X-Amz-Target``) and unknown REST services get ``__type``; EC2 its ``Response``
@@ -164,13 +181,14 @@ def fault_answer(environ: dict[str, Any], service: str) -> tuple[list[tuple[str,
         environ["wsgi.input"].read(length)
     request_id = str(uuid.uuid4())
     headers = [("x-amzn-RequestId", request_id)]
-    error = f"<Code>{FAULT_CODE}</Code><Message>{FAULT_MESSAGE}</Message>"
+    message = FAULTS[code][1]
+    error = f"<Code>{code}</Code><Message>{message}</Message>"
     query = "Action=" in environ.get("QUERY_STRING", "") or environ.get("CONTENT_TYPE", "").startswith(
         "application/x-www-form-urlencoded"
     )
     if environ.get("HTTP_X_AMZ_TARGET") or (service not in ("ec2", "s3") and not query):
-        headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", FAULT_CODE)]
-        body = json.dumps({"__type": FAULT_CODE, "message": FAULT_MESSAGE})
+        headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)]
+        body = json.dumps({"__type": code, "message": message})
     elif service == "ec2":
         headers.append(("Content-Type", "text/xml"))
         body = f"<Response><Errors><Error>{error}</Error></Errors><RequestID>{request_id}</RequestID></Response>"
@@ -179,9 +197,10 @@ def fault_answer(environ: dict[str, Any], service: str) -> tuple[list[tuple[str,
         body = f"<Error>{error}<RequestId>{request_id}</RequestId></Error>"
     else:
         namespace = QUERY_NAMESPACES.get(service, "")
+        kind = "Sender" if FAULTS[code][0].startswith("4") else "Receiver"
         headers.append(("Content-Type", "text/xml"))
         body = (
-            f'<ErrorResponse xmlns="{namespace}"><Error><Type>Sender</Type>{error}</Error>'
+            f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type>{error}</Error>'
             f"<RequestId>{request_id}</RequestId></ErrorResponse>"
         )
     data = body.encode()

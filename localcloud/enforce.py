@@ -16,6 +16,11 @@ judged as AWS judges it:
    Across accounts both the trust and the identity must allow. Within one account a trust that
    names the caller's own ARN suffices; a trust naming the account or ``"*"`` also needs the
    identity to allow. An explicit Deny in either policy always refuses.
+   When the role a session came from has a permissions boundary, an identity Allow counts only if
+   the boundary allows ``sts:AssumeRole`` on the role ARN too, and a Deny in the boundary refuses;
+   a trust naming the session's own role ARN within one account is limited by the boundary as
+   well (only a trust naming the session ARN itself is not). A boundary ARN that names no policy
+   allows nothing.
 4. ``DurationSeconds`` must not exceed the role's ``MaxSessionDuration``, nor one hour when the
    caller is itself an assumed-role session (role chaining).
 
@@ -28,8 +33,8 @@ is EC2 fetching an instance role's credentials: it is allowed only when the trus
 
 Supported condition operators: the String, Arn and Bool families (with ``Not``, ``IgnoreCase`` and
 ``IfExists`` forms) and ``Null``. Any other operator, ``NotPrincipal``, or a policy that cannot be
-parsed refuses the call and logs why. Not modelled: permissions boundaries, SCPs, session
-policies (``Policy``/``PolicyArns``), the validity of an MFA code, unique-id principals, tags.
+parsed refuses the call and logs why. Not modelled: boundaries of IAM users (moto stores none), SCPs,
+session policies (``Policy``/``PolicyArns``), the validity of an MFA code, unique-id principals, tags.
 
 With a propagation delay set (localcloud/propagation.py), a target role that changed less than the
 delay ago, or a caller that is a session of such a role, is refused with the same AccessDenied before
@@ -93,6 +98,8 @@ class Caller:
     session: bool = False
     service: str = ""
     policies: list[dict[str, Any]] = field(default_factory=list)
+    # The permissions boundary of the session's role, if it has one.
+    boundary: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +169,8 @@ def identify(access_key: str, partition: str = "aws") -> Caller:
         role = _find_role(session.role_arn, partition)
         principal_arn = role.arn if role is not None else session.role_arn
         policies = _role_policies(iam, role.name) if role is not None else []
-        return Caller(session.arn, account, principal_arn, session=True, policies=policies)
+        boundary = _boundary(iam, role.permissions_boundary_arn) if role is not None else None
+        return Caller(session.arn, account, principal_arn, session=True, policies=policies, boundary=boundary)
     user = iam.get_user_from_access_key_id(access_key)
     if user is None:
         user = iam.users.get(UNKNOWN_KEY_USER)
@@ -192,6 +200,9 @@ def decide(caller: Caller, request: Request) -> None:
         trust = _load(role.assume_role_policy_document)
         trusted, explicit = _evaluate_trust(trust, caller, context)
         identity = "" if caller.service else _evaluate_identity(caller.policies, request.role_arn, context)
+        bounded = (
+            "Allow" if caller.boundary is None else _evaluate_identity([caller.boundary], request.role_arn, context)
+        )
     except Unsupported as reason:
         log.warning("cannot evaluate the policies for AssumeRole of %s: %s", request.role_arn, reason)
         raise Refused("AccessDenied", f"unsupported policy: {reason}") from None
@@ -201,6 +212,11 @@ def decide(caller: Caller, request: Request) -> None:
         raise Refused("AccessDenied", "no statement of the trust policy allows the caller")
     if identity == "Deny":
         raise Refused("AccessDenied", "the caller's identity policies deny it")
+    if bounded == "Deny":
+        raise Refused("AccessDenied", "the caller's permissions boundary denies it")
+    # Within one account, a trust naming the session ARN itself is not limited by the boundary.
+    if bounded != "Allow" and not (caller.account == role_account and _allows_principal(trust, caller.arn)):
+        raise Refused("AccessDenied", "the caller's permissions boundary does not allow it")
     if caller.service and caller.account != role_account:
         raise Refused("AccessDenied", "EC2 acts only for roles of the instance's account")
     if not caller.service and identity != "Allow" and (caller.account != role_account or not explicit):
@@ -264,6 +280,14 @@ def _user_policies(iam: Any, user_name: str) -> list[dict[str, Any]]:
     return documents
 
 
+def _boundary(iam: Any, arn: str | None) -> dict[str, Any] | None:
+    """The boundary policy's document; one that names no policy allows nothing."""
+    if not arn:
+        return None
+    policy = iam.managed_policies.get(arn)
+    return _load(_default_version(policy)) if policy is not None else {"Statement": []}
+
+
 def _default_version(policy: Any) -> str:
     return next(v.document for v in policy.versions if v.is_default)
 
@@ -300,6 +324,16 @@ def _evaluate_trust(trust: dict[str, Any], caller: Caller, context: dict[str, st
             allowed = True
             explicit = explicit or named
     return ("Allow" if allowed else ""), explicit
+
+
+def _allows_principal(trust: dict[str, Any], arn: str) -> bool:
+    """Whether an Allow statement of the trust names ``arn`` itself as an AWS principal."""
+    return any(
+        statement.get("Effect") == "Allow"
+        and isinstance(statement.get("Principal"), dict)
+        and arn in [str(value) for value in _as_list(statement["Principal"].get("AWS", []))]
+        for statement in _statements(trust)
+    )
 
 
 def _evaluate_identity(policies: list[dict[str, Any]], role_arn: str, context: dict[str, str]) -> str:

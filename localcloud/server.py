@@ -47,9 +47,9 @@ class LocalCloud:
 
     Two failure modes are off by default. ``propagation_delay`` (seconds) keeps roles and instance-profile
     associations unusable for that long after they change (localcloud/propagation.py). ``fault_rate``
-    (0 to 1) answers that fraction of the calls of others than the metadata services with a Throttling
-    error, drawn from a generator seeded with ``fault_seed`` (localcloud/calls.py). Both begin once the
-    cloud is ready, so its own set-up never meets them.
+    (0 to 1) answers that fraction of the calls of others than the metadata services with Throttling,
+    InternalError or ServiceUnavailable, drawn from a generator seeded with ``fault_seed``
+    (localcloud/calls.py). Both begin once the cloud is ready, so its own set-up never meets them.
     """
 
     def __init__(
@@ -225,11 +225,11 @@ class LocalCloud:
         log.info("ready: %s", state.state_path(self.state_dir))
         return self.state
 
-    def set_faults(self, rate: float, seed: int = 0) -> None:
-        """Change the fault rate and seed of the running cloud (see localcloud/calls.py)."""
+    def set_faults(self, rate: float, seed: int = 0, codes: tuple[str, ...] = tuple(calls.FAULTS)) -> None:
+        """Change the fault rate, seed and error codes of the running cloud (see localcloud/calls.py)."""
         if self._recorder is None:
             raise RuntimeError("the cloud is not running")
-        self._recorder.set_faults(rate, seed)
+        self._recorder.set_faults(rate, seed, codes)
         self.fault_rate, self.fault_seed = rate, seed
 
     def _reset_moto(self) -> None:

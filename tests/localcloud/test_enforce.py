@@ -460,3 +460,66 @@ def test_no_enforce_flag_reaches_the_server(clean_env, tmp_path):
         assert sts.assume_role(RoleArn=missing, RoleSessionName="probe")["Credentials"]["AccessKeyId"]
     finally:
         localcloud(state_dir, "stop")
+
+
+S3_ONLY = document({"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
+EVERYTHING_BUT_ASSUME = document({"Effect": "Allow", "Action": "*", "Resource": "*"}, allow_assume("*", effect="Deny"))
+# id, target account, whom the trust names ("role" or "session"), identity allows, boundary
+# (a document, or the ARN of an AWS managed policy), allowed.
+BOUNDARY_CASES = [
+    ("cross-boundary-allows", "target", "role", True, document(allow_assume("*")), True),
+    ("cross-boundary-without-assume", "target", "role", True, S3_ONLY, False),
+    ("cross-boundary-denies", "target", "role", True, EVERYTHING_BUT_ASSUME, False),
+    ("cross-boundary-power-user", "target", "role", True, "arn:aws:iam::aws:policy/PowerUserAccess", True),
+    ("cross-boundary-read-only", "target", "role", True, "arn:aws:iam::aws:policy/ReadOnlyAccess", False),
+    ("same-account-role-named-boundary-limits", "source", "role", False, S3_ONLY, False),
+    ("same-account-session-named-passes-boundary", "source", "session", False, S3_ONLY, True),
+    ("same-account-session-named-boundary-denies", "source", "session", False, EVERYTHING_BUT_ASSUME, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("account", "named", "identity", "boundary", "allowed"),
+    [pytest.param(*case[1:], id=case[0]) for case in BOUNDARY_CASES],
+)
+def test_permissions_boundary_of_the_calling_role(cloud, account, named, identity, boundary, allowed):
+    """An identity Allow counts only within the caller's boundary; a trust naming the session passes it."""
+    caller_name, target_name = unique("bounded"), unique("target")
+    caller_arn = f"arn:aws:iam::{SOURCE}:role/{caller_name}"
+    principal = caller_arn if named == "role" else f"arn:aws:sts::{SOURCE}:assumed-role/{caller_name}/caller"
+    target_iam = cloud.session(account).client("iam", endpoint_url=cloud.endpoint)
+    target_arn = make_role(target_iam, target_name, document(trust({"AWS": principal})))
+    source_iam = cloud.session("source").client("iam", endpoint_url=cloud.endpoint)
+    if not isinstance(boundary, str):
+        created = source_iam.create_policy(PolicyName=f"{caller_name}-boundary", PolicyDocument=json.dumps(boundary))
+        boundary = created["Policy"]["Arn"]
+    caller = caller_session(cloud, caller_name, document(allow_assume(target_arn)) if identity else None)
+    source_iam.put_role_permissions_boundary(RoleName=caller_name, PermissionsBoundary=boundary)
+    sts = caller.client("sts", endpoint_url=cloud.endpoint)
+    if allowed:
+        creds = sts.assume_role(RoleArn=target_arn, RoleSessionName="probe")["Credentials"]
+        who = credentials_session(cloud, creds).client("sts", endpoint_url=cloud.endpoint).get_caller_identity()
+        assert who["Arn"] == f"arn:aws:sts::{cloud.accounts[account]}:assumed-role/{target_name}/probe"
+        return
+    with pytest.raises(ClientError) as refused:
+        sts.assume_role(RoleArn=target_arn, RoleSessionName="probe")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert refused.value.response["Error"]["Message"].endswith(f"sts:AssumeRole on resource: {target_arn}")
+
+
+def test_boundary_removed_lets_the_identity_policy_count_again(cloud):
+    caller_name, target_name = unique("unbounded"), unique("target")
+    target_iam = cloud.session("target").client("iam", endpoint_url=cloud.endpoint)
+    target_arn = make_role(
+        target_iam, target_name, document(trust({"AWS": f"arn:aws:iam::{SOURCE}:role/{caller_name}"}))
+    )
+    caller = caller_session(cloud, caller_name, document(allow_assume(target_arn)))
+    source_iam = cloud.session("source").client("iam", endpoint_url=cloud.endpoint)
+    source_iam.put_role_permissions_boundary(
+        RoleName=caller_name, PermissionsBoundary="arn:aws:iam::aws:policy/ReadOnlyAccess"
+    )
+    sts = caller.client("sts", endpoint_url=cloud.endpoint)
+    with pytest.raises(ClientError):
+        sts.assume_role(RoleArn=target_arn, RoleSessionName="probe")
+    source_iam.delete_role_permissions_boundary(RoleName=caller_name)
+    assert sts.assume_role(RoleArn=target_arn, RoleSessionName="probe")["Credentials"]["AccessKeyId"]

@@ -1,4 +1,4 @@
-"""Injected faults: a seeded share of AWS calls answered with Throttling, which botocore retries.
+"""Injected faults: a seeded share of AWS calls answered with Throttling or a 5xx, which botocore retries.
 
 Each case sets the fault rate on the shared cloud and switches it off afterwards; clients here turn
 botocore's retries off unless the case is about them, so every faulted call shows in the answer.
@@ -25,6 +25,10 @@ PROTOCOLS = [
 ]
 
 
+# Each injected error and the HTTP status it comes with.
+STATUSES = {"Throttling": 400, "InternalError": 500, "ServiceUnavailable": 503}
+
+
 @pytest.fixture
 def faults(cloud) -> Iterator:
     """Set the fault rate and seed for one case; no faults afterwards."""
@@ -49,29 +53,32 @@ def recorded(cloud, action) -> list[dict]:
     return calls.read_calls(cloud.state_dir, since=mark)
 
 
+@pytest.mark.parametrize("code", STATUSES)
 @pytest.mark.parametrize(("which", "service", "call"), PROTOCOLS)
-def test_rate_one_throttles_every_call(cloud, faults, which, service, call):
+def test_rate_one_faults_every_call(cloud, faults, which, service, call, code):
+    """Each error reaches the client as its code and status, parsed by the service's own protocol."""
     client = cloud.session(which).client(service, config=NO_RETRIES)
-    faults(1.0, 7)
+    faults(1.0, 7, (code,))
     with pytest.raises(ClientError) as caught:
         call(client)
     response = caught.value.response
-    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == ("Throttling", 400)
+    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (code, STATUSES[code])
     assert response["ResponseMetadata"]["RequestId"]
 
 
+@pytest.mark.parametrize("code", STATUSES)
 @pytest.mark.parametrize(("which", "service", "call"), PROTOCOLS)
-def test_botocore_retries_a_throttled_call(cloud, faults, which, service, call):
-    """With every call throttled, botocore's standard retries spend all attempts: it took them as retryable."""
+def test_botocore_retries_a_faulted_call(cloud, faults, which, service, call, code):
+    """With every call faulted, botocore's standard retries spend all attempts: it took them as retryable."""
     client = cloud.session(which).client(service, config=Config(retries={"mode": "standard", "total_max_attempts": 3}))
-    faults(1.0, 7)
+    faults(1.0, 7, (code,))
     sent = recorded(cloud, lambda: pytest.raises(ClientError, call, client))
-    assert [(c["status"], c.get("fault")) for c in sent] == [(400, "Throttling")] * 3
+    assert [(c["status"], c.get("fault")) for c in sent] == [(STATUSES[code], code)] * 3
 
 
 def test_faulted_calls_are_recorded(cloud, faults):
     sts = cloud.session("target").client("sts", config=NO_RETRIES)
-    faults(1.0, 7)
+    faults(1.0, 7, ("Throttling",))
     sent = recorded(cloud, lambda: outcome(sts.get_caller_identity))
     assert sent == [
         {
@@ -101,7 +108,7 @@ def test_seed_makes_the_faults_reproducible(cloud, faults):
         return [outcome(sts.get_caller_identity) for _ in range(30)]
 
     first = pattern(7)
-    assert set(first) == {"ok", "Throttling"}
+    assert set(first) == {"ok", *STATUSES}
     assert pattern(7) == first
     assert pattern(8) != first
 
@@ -123,7 +130,7 @@ def test_default_retries_recover_at_a_moderate_rate(cloud, faults):
     """
     sts = cloud.session("target").client("sts")
     iam = cloud.session("source").client("iam")
-    faults(0.1, 7)
+    faults(0.1, 5)
     sent = recorded(cloud, lambda: [(sts.get_caller_identity(), iam.list_roles()) for _ in range(20)])
     assert [c for c in sent if c.get("fault")], "no call was faulted, so nothing was retried"
     assert len([c for c in sent if c["status"] == 200]) == 40
@@ -133,3 +140,9 @@ def test_default_retries_recover_at_a_moderate_rate(cloud, faults):
 def test_rate_out_of_range_is_refused(cloud, rate):
     with pytest.raises(ValueError):
         cloud.set_faults(rate)
+
+
+@pytest.mark.parametrize("codes", [pytest.param((), id="none"), pytest.param(("Throttling", "Teapot"), id="unknown")])
+def test_unknown_fault_codes_are_refused(cloud, codes):
+    with pytest.raises(ValueError, match="fault codes must be some of"):
+        cloud.set_faults(0.5, 7, codes)

@@ -28,7 +28,8 @@ SECOND = {
     "target_account_role_tags": {"owner": "platform"},
     "source_instance_role_tags": {"owner": "platform"},
     "target_account_role_permissions_boundary": "arn:aws:iam::aws:policy/ReadOnlyAccess",
-    "source_instance_role_permissions_boundary": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    # A boundary on the source role must still allow sts:AssumeRole, or the verify stage is refused.
+    "source_instance_role_permissions_boundary": "arn:aws:iam::aws:policy/PowerUserAccess",
 }
 # Allowed but never seen as a call: EC2 checks iam:PassRole itself when a profile is associated, and a
 # role is deleted with DeleteRolePolicy only when someone added an inline policy to it (the project's
