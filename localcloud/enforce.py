@@ -336,12 +336,14 @@ def _allows_principal(trust: dict[str, Any], arn: str) -> bool:
     )
 
 
-def _evaluate_identity(policies: list[dict[str, Any]], role_arn: str, context: dict[str, str]) -> str:
-    """Deny if any statement denies AssumeRole on the role, else Allow if one allows, else the empty string."""
+def _evaluate_identity(
+    policies: list[dict[str, Any]], role_arn: str, context: dict[str, str], action: str = ACTION
+) -> str:
+    """Deny if any statement denies ``action`` on the resource, else Allow if one allows, else the empty string."""
     allowed = False
     for policy in policies:
         for statement in _statements(policy):
-            if not _action_matches(statement) or not _resource_matches(statement, role_arn):
+            if not _action_matches(statement, action) or not _resource_matches(statement, role_arn):
                 continue
             if not _conditions_hold(statement.get("Condition"), context):
                 continue
@@ -361,10 +363,10 @@ def _glob(pattern: str, value: str, ignore_case: bool = False) -> bool:
     return re.fullmatch(regex, value, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
 
 
-def _action_matches(statement: dict[str, Any]) -> bool:
+def _action_matches(statement: dict[str, Any], action: str = ACTION) -> bool:
     if "NotAction" in statement:
-        return not any(_glob(str(p), ACTION, ignore_case=True) for p in _as_list(statement["NotAction"]))
-    return any(_glob(str(p), ACTION, ignore_case=True) for p in _as_list(statement.get("Action", [])))
+        return not any(_glob(str(p), action, ignore_case=True) for p in _as_list(statement["NotAction"]))
+    return any(_glob(str(p), action, ignore_case=True) for p in _as_list(statement.get("Action", [])))
 
 
 def _resource_matches(statement: dict[str, Any], arn: str) -> bool:

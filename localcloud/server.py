@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from . import accounts, calls, defaults, enforce, motofixes, propagation, seed, state
+from . import accounts, calls, defaults, enforce, motofixes, propagation, seed, simulator, state
 from .imds import MetadataService
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,7 @@ class LocalCloud:
 
         motofixes.apply()
         enforce.install(self.enforce)
+        simulator.install()
         propagation.install()
         # The cloud's own set-up meets no delay; the delay starts just before state.json is written.
         propagation.configure(0)

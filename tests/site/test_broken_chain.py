@@ -67,7 +67,10 @@ def _detach_profile(site):
 
 
 NOT_TRUSTED = f"✗ ExecuteGlueService does not trust arn:aws:iam::{SOURCE}:role/airflow-role to call sts:AssumeRole"
-NOT_ALLOWED = f"✗ no inline policy of airflow-role allows sts:AssumeRole on {TARGET_ROLE_ARN}"
+NOT_ALLOWED = (
+    f"✗ the identity policies of airflow-role do not allow sts:AssumeRole on {TARGET_ROLE_ARN}"
+    " (IAM policy simulator: implicitDeny)"
+)
 BREAKS = [
     pytest.param(_trust_another_role, NOT_AUTHORIZED, NOT_TRUSTED, id="trust-other-role"),
     pytest.param(
@@ -106,7 +109,7 @@ def test_doctor_finds_every_link_of_a_converged_chain_sound(site):
     said = " ".join(run.output.split())
     for link in (
         f"ExecuteGlueService trusts arn:aws:iam::{SOURCE}:role/airflow-role",
-        f"airflow-role may call sts:AssumeRole on {TARGET_ROLE_ARN}",
+        f"airflow-role may call sts:AssumeRole on {TARGET_ROLE_ARN} (IAM policy simulator)",
         "instance profile airflow-role holds airflow-role",
         "cedc may pass airflow-role",
         f"profile airflow-role points at {TARGET_ROLE_ARN}",
@@ -143,3 +146,41 @@ def test_session_longer_than_role_chaining_allows_is_refused(site):
     assert "DurationSeconds" in run.output
     config.write_bytes(converged)
     assert site.play("site.yml", "--tags", "verify").rc == 0
+
+
+def test_boundary_without_assume_role_fails_verify_and_the_doctor_names_it(site):
+    """A boundary is not the project's unless asked for, so the site leaves it; the doctor says what to change."""
+    iam = site.session("source").client("iam")
+    iam.put_role_permissions_boundary(
+        RoleName="airflow-role", PermissionsBoundary="arn:aws:iam::aws:policy/ReadOnlyAccess"
+    )
+    try:
+        run = site.play("site.yml", "--tags", "verify", "-e", FAST)
+        assert run.rc != 0
+        assert NOT_AUTHORIZED in " ".join(run.output.split())
+        doctor = site.play("playbooks/doctor.yml")
+        assert doctor.rc != 0
+        said = " ".join(doctor.output.split())
+        assert (
+            f"✗ the permissions boundary of airflow-role does not allow sts:AssumeRole on {TARGET_ROLE_ARN}"
+            " (IAM policy simulator: implicitDeny); fix: set source_instance_role_permissions_boundary" in said
+        )
+    finally:
+        iam.delete_role_permissions_boundary(RoleName="airflow-role")
+    run = site.play("site.yml", "--tags", "verify")
+    assert run.rc == 0, run.output
+
+
+def test_doctor_reads_inline_policies_without_the_simulator(site):
+    off = json.dumps({"cross_account_doctor_policy_simulator": False})
+    run = site.play("playbooks/doctor.yml", "-e", off)
+    assert run.rc == 0, run.output
+    said = " ".join(run.output.split())
+    assert f"✓ airflow-role may call sts:AssumeRole on {TARGET_ROLE_ARN} (read from its inline policies)" in said
+    _delete_assume_policy(site)
+    broken = site.play("playbooks/doctor.yml", "-e", off)
+    assert broken.rc != 0
+    assert f"✗ no inline policy of airflow-role allows sts:AssumeRole on {TARGET_ROLE_ARN}" in " ".join(
+        broken.output.split()
+    )
+    assert site.play("site.yml", "--tags", "source").rc == 0
