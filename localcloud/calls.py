@@ -34,6 +34,7 @@ import re
 import threading
 import urllib.parse
 import uuid
+import xml.sax.saxutils
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ QUERY_NAMESPACES = {
 }
 
 # The SigV4 credential scope: access key id / date / region / service / aws4_request.
-CREDENTIAL = re.compile(r"^([^/]+)/[^/]+/[^/]+/([^/]+)/aws4_request$")
+CREDENTIAL = re.compile(r"^([^/]+)/[^/]+/([^/]+)/([^/]+)/aws4_request$")
 # User-Agent patterns and the caller each stands for; the first match wins.
 CALLERS = (
     (re.compile(IMDS_AGENT + r"/(\S+)"), "imds:{}"),
@@ -153,7 +154,12 @@ class CallRecorder:
 
 
 def fault_answer(environ: dict[str, Any], service: str) -> tuple[list[tuple[str, str]], bytes]:
-    """Headers and body of a Throttling error as the request's protocol shapes errors.
+    """Headers and body of a Throttling error as the request's protocol shapes errors (see ``error_answer``)."""
+    return error_answer(environ, service, FAULT_CODE, FAULT_MESSAGE)
+
+
+def error_answer(environ: dict[str, Any], service: str, code: str, message: str) -> tuple[list[tuple[str, str]], bytes]:
+    """Headers and body of an error with ``code`` and ``message`` as the request's protocol shapes errors.
 
     The request body is read first, so a kept-alive connection stays in step for the next request.
     JSON protocols (an ``X-Amz-Target``) and unknown REST services get ``__type``; EC2 its ``Response``
@@ -164,13 +170,13 @@ def fault_answer(environ: dict[str, Any], service: str) -> tuple[list[tuple[str,
         environ["wsgi.input"].read(length)
     request_id = str(uuid.uuid4())
     headers = [("x-amzn-RequestId", request_id)]
-    error = f"<Code>{FAULT_CODE}</Code><Message>{FAULT_MESSAGE}</Message>"
+    error = f"<Code>{code}</Code><Message>{xml.sax.saxutils.escape(message)}</Message>"
     query = "Action=" in environ.get("QUERY_STRING", "") or environ.get("CONTENT_TYPE", "").startswith(
         "application/x-www-form-urlencoded"
     )
     if environ.get("HTTP_X_AMZ_TARGET") or (service not in ("ec2", "s3") and not query):
-        headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", FAULT_CODE)]
-        body = json.dumps({"__type": FAULT_CODE, "message": FAULT_MESSAGE})
+        headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)]
+        body = json.dumps({"__type": code, "message": message})
     elif service == "ec2":
         headers.append(("Content-Type", "text/xml"))
         body = f"<Response><Errors><Error>{error}</Error></Errors><RequestID>{request_id}</RequestID></Response>"
@@ -189,16 +195,27 @@ def fault_answer(environ: dict[str, Any], service: str) -> tuple[list[tuple[str,
     return headers, data
 
 
+def credential_scope(environ: dict[str, Any]) -> tuple[str, str, str]:
+    """Access key id, region and service of a signed request's SigV4 credential scope; empty strings if unsigned.
+
+    A signed header carries "Credential=<scope>, SignedHeaders=...", a presigned URL X-Amz-Credential.
+    """
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    credential = authorization.partition("Credential=")[2].partition(",")[0] if authorization else ""
+    if not credential:
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        credential = query.get("X-Amz-Credential", [""])[0]
+    scope = CREDENTIAL.match(credential)
+    return scope.groups() if scope else ("", "", "")
+
+
 def describe(environ: dict[str, Any]) -> dict[str, Any]:
     """Service, action, account and caller of one request, read without disturbing it for moto."""
     from moto.iam.models import get_account_id_from
 
     query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
-    # A signed header carries "Credential=<scope>, SignedHeaders=...", a presigned URL X-Amz-Credential.
-    authorization = environ.get("HTTP_AUTHORIZATION", "")
-    credential = authorization.partition("Credential=")[2].partition(",")[0] if authorization else ""
-    scope = CREDENTIAL.match(credential or query.get("X-Amz-Credential", [""])[0])
-    access_key, service = scope.groups() if scope else ("", "unknown")
+    access_key, _region, service = credential_scope(environ)
+    service = service or "unknown"
     return {
         "service": service,
         "action": _action(environ, query, service),
