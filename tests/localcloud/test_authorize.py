@@ -362,3 +362,14 @@ def test_refusals_reach_the_call_log(cloud):
     assert {"service": "iam", "action": "GetRole", "account": SOURCE} in [
         {k: c[k] for k in ("service", "action", "account")} for c in refused
     ]
+
+
+def test_switch_is_off_unless_asked_for_and_reaches_the_server():
+    from localcloud.__main__ import cloud_args, parse_args
+    from localcloud.server import LocalCloud
+
+    assert parse_args(["start"]).enforce_identity is False
+    assert "--enforce-identity" not in cloud_args(parse_args(["start"]))
+    passed = cloud_args(parse_args(["start", "--enforce-identity"]))
+    assert parse_args(["serve", *passed]).enforce_identity is True
+    assert LocalCloud("unused").enforce_identity is False
