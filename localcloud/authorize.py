@@ -11,8 +11,9 @@ STS and S3, ``AccessDeniedException`` for the JSON protocols (Glue), ``Unauthori
 
 Who is checked: a caller that localcloud/enforce.py's ``identify`` finds, i.e. a session of an assumed
 role (the role's inline and attached managed policies) or an IAM user (its own and its groups' inline and
-managed policies); the static base keys count as moto's user ``moto``, which holds only the right to
-assume the organization's admin roles. Keys of nobody the cloud knows are not checked. Never checked:
+managed policies); any other key is, as moto's GetCallerIdentity says, the user ``moto`` of moto's default
+account (the static base login), which holds only the right to assume the organization's admin roles.
+A key that leads to no IAM user at all is not checked. Never checked:
 moto's ``/moto-api``, the cloud's own set-up (the switch turns on once the cloud is ready), the metadata
 services (their User-Agent carries ``calls.IMDS_AGENT``), ``sts:GetCallerIdentity`` (AWS needs no
 permission for it) and the ``sts:AssumeRole`` family, which enforce.py decides with the trust policy.
@@ -62,6 +63,8 @@ from . import calls, enforce
 log = logging.getLogger(__name__)
 
 FORBIDDEN = "403 Forbidden"
+# The verdict for policies the evaluator cannot read (an unsupported condition operator, say).
+UNREADABLE = "Unreadable"
 EC2_SERVICE = enforce.EC2_SERVICE
 # Operations AWS answers without consulting identity policies, or that enforce.py decides.
 NOT_CHECKED = frozenset(
@@ -176,7 +179,13 @@ def authorize(environ: dict[str, Any]) -> None:
     if action in NOT_CHECKED:
         return
     partition = get_partition(region or "us-east-1")
-    caller = enforce.identify(access_key, partition)
+    try:
+        caller = enforce.identify(access_key, partition)
+    except enforce.Unsupported as reason:
+        log.warning("cannot read the identity policies of the caller of %s: %s", action, reason)
+        raise Denied(
+            DENIED_CODES.get(service, "AccessDenied"), f"cannot read the caller's policies: {reason}"
+        ) from None
     if not caller.session and not _is_user(caller, partition):
         return
     params = _params(environ)
@@ -188,6 +197,8 @@ def authorize(environ: dict[str, Any]) -> None:
             message = f"User: {caller.arn} is not authorized to perform: {check.action} on resource: {check.resource} "
             if verdict == "Deny":
                 message += "with an explicit deny in an identity-based policy"
+            elif verdict == UNREADABLE:
+                message += "because the local cloud cannot evaluate one of its identity-based policies (see its log)"
             else:
                 message += f"because no identity-based policy allows the {check.action} action"
             if service == "ec2":
@@ -199,7 +210,8 @@ def authorize(environ: dict[str, Any]) -> None:
 def evaluate(policies: list[dict[str, Any]], action: str, resource: str, context: dict[str, str]) -> str:
     """``Deny`` if a statement denies ``action`` on ``resource``, else ``Allow`` if one allows it, else ``""``.
 
-    A policy element the evaluator cannot read counts as a Deny, so nothing is allowed by guesswork.
+    A policy element the evaluator cannot read, met before the verdict is known, gives ``UNREADABLE``,
+    which refuses the call too, so nothing is allowed by guesswork.
     """
     allowed = False
     for policy in policies:
@@ -207,7 +219,7 @@ def evaluate(policies: list[dict[str, Any]], action: str, resource: str, context
             statements = enforce._statements(policy)
         except enforce.Unsupported as reason:
             log.warning("cannot evaluate a policy for %s: %s", action, reason)
-            return "Deny"
+            return UNREADABLE
         for statement in statements:
             if not _action_matches(statement, action) or not enforce._resource_matches(statement, resource):
                 continue
@@ -215,7 +227,7 @@ def evaluate(policies: list[dict[str, Any]], action: str, resource: str, context
                 holds = enforce._conditions_hold(statement.get("Condition"), context)
             except enforce.Unsupported as reason:
                 log.warning("cannot evaluate a statement for %s on %s: %s", action, resource, reason)
-                return "Deny"
+                return UNREADABLE
             if not holds:
                 continue
             if statement.get("Effect") == "Deny":

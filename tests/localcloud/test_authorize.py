@@ -195,6 +195,19 @@ IAM_CASES = [
         ("iam:GetInstanceProfile", f"arn:aws:iam::{SOURCE}:instance-profile/app-1", "because no"),
     ),
     (
+        "unsupported-condition-refuses",
+        document(
+            {
+                "Effect": "Allow",
+                "Action": "iam:GetRole",
+                "Resource": "*",
+                "Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}},
+            }
+        ),
+        ("get_role", {"RoleName": "app-1"}),
+        ("iam:GetRole", role_arn("app-1"), "because the local cloud cannot evaluate"),
+    ),
+    (
         "condition-on-the-attached-policy",
         document(
             {
