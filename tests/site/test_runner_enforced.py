@@ -218,7 +218,8 @@ def test_one_permission_less_and_the_run_stops_with_access_denied(site, runner, 
 
     assert run.rc != 0
     assert "AccessDenied" in run.output
-    assert f"is not authorized to perform: {action} on resource: {resource}" in run.output
+    runner_session = f"arn:aws:sts::{accounts[which]}:assumed-role/{RUNNER_ROLE}/runner"
+    assert f"User: {runner_session} is not authorized to perform: {action} on resource: {resource}" in run.output
     denied = [call for call in runner_calls(site, mark, accounts[which]) if call["status"] == 403]
     # The modules retry a refused call a few times; every refusal is of that one action.
     assert {f"{call['service']}:{call['action']}" for call in denied} == {action}
