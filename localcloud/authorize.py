@@ -31,8 +31,8 @@ The action is the signing service and the operation (``iam:PutRolePolicy``, ``ec
   itself for user actions called without ``UserName``; ``*`` otherwise (the ``List*`` actions without a
   name, for example).
 - EC2: the instance named by ``InstanceId``, or behind ``AssociationId`` for the instance-profile
-  association actions, as ``arn:aws:ec2:<region>:<account>:instance/<id>``; ``*`` for ``Describe*`` and
-  every other action (``RunInstances`` included, which AWS checks on each resource it touches).
+  association actions, as ``arn:aws:ec2:<region>:<account>:instance/<id>``; ``*`` for ``Describe*``,
+  ``RunInstances`` (which AWS checks on each resource it touches) and actions that name no single instance.
 - S3: ``arn:aws:s3:::<bucket>`` or ``arn:aws:s3:::<bucket>/<key>``; ``*`` for ``ListAllMyBuckets``.
 - Everything else (Glue, the rest of STS): ``*``.
 
@@ -47,8 +47,9 @@ as enforce.py supports them. A statement that matches the action and resource bu
 be evaluated refuses the call and logs why.
 
 Not modelled: resource-based policies (bucket policies, cross-account access through them), permissions
-boundaries, SCPs, session policies, tags (``aws:ResourceTag``, ``aws:RequestTag``), resource-level
-scoping of Glue, S3 sub-resources beyond the table, and ``NotPrincipal``.
+boundaries, SCPs, session policies, tags (``aws:ResourceTag``, ``aws:RequestTag``), policy variables
+(``${aws:username}``), resource-level scoping of Glue, S3 sub-resources beyond the table. With
+``--no-enforce`` nothing decides the ``sts:AssumeRole`` family, as this module leaves it to enforce.py.
 """
 
 import io
