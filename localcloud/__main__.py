@@ -69,6 +69,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             help="let moto grant every sts:AssumeRole, as it does on its own (see localcloud/enforce.py)",
         )
         sub.add_argument(
+            "--enforce-identity",
+            action="store_true",
+            help="check every AWS request against the caller's identity policies and refuse what they do not "
+            "allow (see localcloud/authorize.py; default off)",
+        )
+        sub.add_argument(
             "--propagation-delay",
             type=_non_negative,
             default=0.0,
@@ -131,6 +137,8 @@ def cloud_args(args: argparse.Namespace) -> list[str]:
         out += ["--host", host]
     if not args.enforce:
         out.append("--no-enforce")
+    if args.enforce_identity:
+        out.append("--enforce-identity")
     if args.propagation_delay:
         out += ["--propagation-delay", repr(args.propagation_delay)]
     if args.fault_rate:
@@ -293,6 +301,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         http_tokens=args.http_tokens,
         hop_limit=args.hop_limit,
         enforce=args.enforce,
+        enforce_identity=args.enforce_identity,
         propagation_delay=args.propagation_delay,
         fault_rate=args.fault_rate,
         fault_seed=args.fault_seed,

@@ -36,6 +36,7 @@ import re
 import threading
 import urllib.parse
 import uuid
+import xml.sax.saxutils
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ QUERY_NAMESPACES = {
 }
 
 # The SigV4 credential scope: access key id / date / region / service / aws4_request.
-CREDENTIAL = re.compile(r"^([^/]+)/[^/]+/[^/]+/([^/]+)/aws4_request$")
+CREDENTIAL = re.compile(r"^([^/]+)/[^/]+/([^/]+)/([^/]+)/aws4_request$")
 # User-Agent patterns and the caller each stands for; the first match wins.
 CALLERS = (
     (re.compile(IMDS_AGENT + r"/(\S+)"), "imds:{}"),
@@ -170,19 +171,27 @@ class CallRecorder:
 
 
 def fault_answer(environ: dict[str, Any], service: str, code: str) -> tuple[list[tuple[str, str]], bytes]:
-    """Headers and body of the injected error ``code`` (a key of FAULTS) as the request's protocol shapes errors.
+    """Headers and body of the injected error ``code`` (a key of FAULTS), as ``error_answer`` shapes it."""
+    status, message = FAULTS[code]
+    return error_answer(environ, service, code, message, sender=status.startswith("4"))
+
+
+def error_answer(
+    environ: dict[str, Any], service: str, code: str, message: str, sender: bool = True
+) -> tuple[list[tuple[str, str]], bytes]:
+    """Headers and body of an error with ``code`` and ``message`` as the request's protocol shapes errors.
 
     The request body is read first, so a kept-alive connection stays in step for the next request.
     JSON protocols (an ``X-Amz-Target``) and unknown REST services get ``__type``; EC2 its ``Response``
-    envelope; S3 a bare ``Error``; the query protocols (IAM, STS) an ``ErrorResponse``.
+    envelope; S3 a bare ``Error``; the query protocols (IAM, STS) an ``ErrorResponse``, whose ``Type`` is
+    ``Sender`` for a client error and ``Receiver`` for a server error (``sender=False``).
     """
     length = int(environ.get("CONTENT_LENGTH") or 0)
     if length:
         environ["wsgi.input"].read(length)
     request_id = str(uuid.uuid4())
     headers = [("x-amzn-RequestId", request_id)]
-    message = FAULTS[code][1]
-    error = f"<Code>{code}</Code><Message>{message}</Message>"
+    error = f"<Code>{code}</Code><Message>{xml.sax.saxutils.escape(message)}</Message>"
     query = "Action=" in environ.get("QUERY_STRING", "") or environ.get("CONTENT_TYPE", "").startswith(
         "application/x-www-form-urlencoded"
     )
@@ -197,7 +206,7 @@ def fault_answer(environ: dict[str, Any], service: str, code: str) -> tuple[list
         body = f"<Error>{error}<RequestId>{request_id}</RequestId></Error>"
     else:
         namespace = QUERY_NAMESPACES.get(service, "")
-        kind = "Sender" if FAULTS[code][0].startswith("4") else "Receiver"
+        kind = "Sender" if sender else "Receiver"
         headers.append(("Content-Type", "text/xml"))
         body = (
             f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type>{error}</Error>'
@@ -208,16 +217,27 @@ def fault_answer(environ: dict[str, Any], service: str, code: str) -> tuple[list
     return headers, data
 
 
+def credential_scope(environ: dict[str, Any]) -> tuple[str, str, str]:
+    """Access key id, region and service of a signed request's SigV4 credential scope; empty strings if unsigned.
+
+    A signed header carries "Credential=<scope>, SignedHeaders=...", a presigned URL X-Amz-Credential.
+    """
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    credential = authorization.partition("Credential=")[2].partition(",")[0] if authorization else ""
+    if not credential:
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        credential = query.get("X-Amz-Credential", [""])[0]
+    scope = CREDENTIAL.match(credential)
+    return scope.groups() if scope else ("", "", "")
+
+
 def describe(environ: dict[str, Any]) -> dict[str, Any]:
     """Service, action, account and caller of one request, read without disturbing it for moto."""
     from moto.iam.models import get_account_id_from
 
     query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
-    # A signed header carries "Credential=<scope>, SignedHeaders=...", a presigned URL X-Amz-Credential.
-    authorization = environ.get("HTTP_AUTHORIZATION", "")
-    credential = authorization.partition("Credential=")[2].partition(",")[0] if authorization else ""
-    scope = CREDENTIAL.match(credential or query.get("X-Amz-Credential", [""])[0])
-    access_key, service = scope.groups() if scope else ("", "unknown")
+    access_key, _region, service = credential_scope(environ)
+    service = service or "unknown"
     return {
         "service": service,
         "action": _action(environ, query, service),

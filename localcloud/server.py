@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 
 from . import accounts, calls, defaults, enforce, motofixes, propagation, seed, simulator, state
+from .authorize import Authorizer
 from .imds import MetadataService
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class LocalCloud:
     moto keeps its data in process-wide backends, so only one LocalCloud may run in a process at a
     time; ``start`` resets them so every cloud begins empty. ``enforce`` (on by default) has AssumeRole
     decided from the stored policies as AWS decides it (localcloud/enforce.py); off, moto grants every call.
+    ``enforce_identity`` (off by default) also has every other request checked against the caller's
+    identity policies (localcloud/authorize.py), once the cloud is ready.
 
     Two failure modes are off by default. ``propagation_delay`` (seconds) keeps roles and instance-profile
     associations unusable for that long after they change (localcloud/propagation.py). ``fault_rate``
@@ -63,6 +66,7 @@ class LocalCloud:
         hop_limit: int = defaults.HOP_LIMIT,
         verify_cli: bool = True,
         enforce: bool = True,
+        enforce_identity: bool = False,
         propagation_delay: float = 0.0,
         fault_rate: float = 0.0,
         fault_seed: int = 0,
@@ -95,6 +99,7 @@ class LocalCloud:
         self.hop_limit = hop_limit
         self.verify_cli = verify_cli
         self.enforce = enforce
+        self.enforce_identity = enforce_identity
         self.propagation_delay = propagation_delay
         self.fault_rate = fault_rate
         self.fault_seed = fault_seed
@@ -107,6 +112,7 @@ class LocalCloud:
         self._moto: Any = None
         self._moto_thread: threading.Thread | None = None
         self._recorder: calls.CallRecorder | None = None
+        self._authorizer: Authorizer | None = None
         self._metadata: list[MetadataService] = []
         self._sessions: dict[str, boto3.Session] = {}
 
@@ -152,10 +158,10 @@ class LocalCloud:
         self.state_dir.chmod(0o700)
         state.remove_state(self.state_dir)
 
-        # The server moto's ThreadedMotoServer builds, with the recorder between it and moto's app.
-        self._recorder = calls.CallRecorder(
-            DomainDispatcherApplication(create_backend_app), calls.calls_path(self.state_dir)
-        )
+        # The server moto's ThreadedMotoServer builds, with the recorder and then the identity checks between
+        # it and moto's app, so the log also shows the calls the checks refuse.
+        self._authorizer = Authorizer(DomainDispatcherApplication(create_backend_app))
+        self._recorder = calls.CallRecorder(self._authorizer, calls.calls_path(self.state_dir))
         self._moto = make_server(
             defaults.LOOPBACK, 0, self._recorder, threaded=True, request_handler=MotoRequestHandler
         )
@@ -222,6 +228,7 @@ class LocalCloud:
         propagation.configure(self.propagation_delay)
         self._recorder.set_faults(self.fault_rate, self.fault_seed)
         self._recorder.recording = True
+        self._authorizer.enabled = self.enforce_identity
         state.write_state(self.state_dir, self.state)
         log.info("ready: %s", state.state_path(self.state_dir))
         return self.state
