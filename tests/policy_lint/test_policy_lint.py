@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 EXPECTED = {
     "assume_policy.json",
+    "own_policy.json",
     "operator_policy.json",
     "ec2_trust_policy.trust.json",
     "trust_policy_roles.trust.json",

@@ -94,39 +94,19 @@ def runner_calls(site, mark: int, account: str) -> list[dict]:
     return [call for call in site.calls_since(mark) if call["caller"] == "ansible" and call["account"] == account]
 
 
-def workload_policy(accounts: dict[str, str]) -> dict:
-    """What the instance role needs for the verify stage's bare ``aws s3 ls``: list buckets, and its logs bucket."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
-            {
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": f"arn:aws:s3:::airflow-logs-{accounts['source']}",
-            },
-        ],
-    }
-
-
 @pytest.fixture(scope="module")
 def converged(site, runner):
     """The account and host stages as the runner, the bare verify call refused, then the whole site with verify.
 
-    The instance role is, by design, allowed sts:AssumeRole and nothing else; the verify stage's bare
-    ``aws s3 ls`` (ListBuckets as that role) needs s3:ListAllMyBuckets, which AWS refuses it, and so does this
-    cloud. The workload's own rights are not the project's to manage: here the source account's admin attaches
-    them to the role, as a workload owner would, before the full run.
+    The first run gives the instance role no rights of its own (``source_instance_role_own_statements: []``):
+    it may call sts:AssumeRole and nothing else, so the verify stage's bare ``aws s3 ls`` (ListBuckets as that
+    role) is refused, by AWS and by this cloud. The full run then puts the role's default own-account policy
+    (s3:ListAllMyBuckets) back, and verify passes.
     """
     mark = site.call_mark()
-    stages = play_as_runner(site, runner, "site.yml", "--skip-tags", "verify")
+    no_own_rights = json.dumps({"source_instance_role_own_statements": []})
+    stages = play_as_runner(site, runner, "site.yml", "--skip-tags", "verify", "-e", no_own_rights)
     bare = play_as_runner(site, runner, "site.yml", "--tags", "verify", "-e", "cross_account_verify_retry_budget=0")
-    accounts = site.state["accounts"]
-    iam = site.session("source").client("iam")
-    arn = iam.create_policy(PolicyName="airflow-workload", PolicyDocument=json.dumps(workload_policy(accounts)))[
-        "Policy"
-    ]["Arn"]
-    iam.attach_role_policy(RoleName="airflow-role", PolicyArn=arn)
     full = play_as_runner(site, runner, "site.yml")
     return {"stages": stages, "bare": bare, "full": full, "mark": mark}
 
@@ -161,8 +141,11 @@ def test_instance_role_alone_may_not_list_buckets(site, converged):
 def test_site_converges_and_verifies_as_the_runner(site, converged):
     run = converged["full"]
     assert run.rc == 0, run.output[-3000:]
-    assert run.accounts_changed == 0
     accounts = site.state["accounts"]
+    inline = site.snapshot()["source"]["roles"]["airflow-role"]["inline"]
+    assert inline["in-own-account"]["Statement"] == [
+        {"Sid": "ListBucketsOfThisAccount", "Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}
+    ]
     assert (
         f"aws sts get-caller-identity --profile airflow-role: arn:aws:sts::{accounts['target']}:assumed-role/"
         "ExecuteGlueService/" in run.output

@@ -65,11 +65,16 @@ def test_source_role_is_an_ec2_role_that_may_assume_only_the_target(accounts):
     role = iam.get_role(RoleName="airflow-role")["Role"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
     names = iam.list_role_policies(RoleName="airflow-role")["PolicyNames"]
-    assert names == ["assume-cross-account-roles"]
-    document = iam.get_role_policy(RoleName="airflow-role", PolicyName=names[0])["PolicyDocument"]
+    assert sorted(names) == ["assume-cross-account-roles", "in-own-account"]
+    document = iam.get_role_policy(RoleName="airflow-role", PolicyName="assume-cross-account-roles")["PolicyDocument"]
     assert document["Version"] == "2012-10-17"
     assert document["Statement"] == [
         {"Sid": "AssumeCrossAccountRoles", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": [TARGET_ROLE_ARN]}
+    ]
+    # Its own rights in account A: listing the buckets, for the bare `aws s3 ls`, and nothing else.
+    own = iam.get_role_policy(RoleName="airflow-role", PolicyName="in-own-account")["PolicyDocument"]
+    assert own["Statement"] == [
+        {"Sid": "ListBucketsOfThisAccount", "Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}
     ]
 
 
