@@ -46,10 +46,13 @@ Condition keys set: ``aws:PrincipalArn``, ``aws:PrincipalAccount``, ``aws:Reques
 as enforce.py supports them. A statement that matches the action and resource but whose condition cannot
 be evaluated refuses the call and logs why.
 
-Not modelled: resource-based policies (bucket policies, cross-account access through them), permissions
-boundaries, SCPs, session policies, tags (``aws:ResourceTag``, ``aws:RequestTag``), policy variables
-(``${aws:username}``), resource-level scoping of Glue, S3 sub-resources beyond the table. With
-``--no-enforce`` nothing decides the ``sts:AssumeRole`` family, as this module leaves it to enforce.py.
+A role session's permissions boundary (localcloud/enforce.py reads it) limits what the role's policies
+allow: the boundary must allow the action on the resource too, and a Deny in it refuses.
+
+Not modelled: resource-based policies (bucket policies, cross-account access through them), SCPs,
+session policies, tags (``aws:ResourceTag``, ``aws:RequestTag``), policy variables (``${aws:username}``),
+resource-level scoping of Glue, S3 sub-resources beyond the table. With ``--no-enforce`` nothing decides
+the ``sts:AssumeRole`` family, as this module leaves it to enforce.py.
 """
 
 import io
@@ -193,15 +196,20 @@ def authorize(environ: dict[str, Any]) -> None:
     account = described["account"]
     for check in required(service, action, params, environ.get("PATH_INFO", "/"), account, region, partition, caller):
         context = {**_context(caller, region), **check.context}
-        verdict = evaluate(caller.policies, check.action, check.resource, context)
+        verdict, where = evaluate(caller.policies, check.action, check.resource, context), "an identity-based policy"
+        if verdict == "Allow" and caller.boundary is not None:
+            verdict, where = (
+                evaluate([caller.boundary], check.action, check.resource, context),
+                "a permissions boundary",
+            )
         if verdict != "Allow":
             message = f"User: {caller.arn} is not authorized to perform: {check.action} on resource: {check.resource} "
             if verdict == "Deny":
-                message += "with an explicit deny in an identity-based policy"
+                message += f"with an explicit deny in {where}"
             elif verdict == UNREADABLE:
                 message += "because the local cloud cannot evaluate one of its identity-based policies (see its log)"
             else:
-                message += f"because no identity-based policy allows the {check.action} action"
+                message += f"because no {where.partition(' ')[2]} allows the {check.action} action"
             if service == "ec2":
                 message = EC2_PREFIX + message
             log.info("refused %s by %s: %s", action, caller.arn, message)
@@ -222,7 +230,7 @@ def evaluate(policies: list[dict[str, Any]], action: str, resource: str, context
             log.warning("cannot evaluate a policy for %s: %s", action, reason)
             return UNREADABLE
         for statement in statements:
-            if not _action_matches(statement, action) or not enforce._resource_matches(statement, resource):
+            if not enforce._action_matches(statement, action) or not enforce._resource_matches(statement, resource):
                 continue
             try:
                 holds = enforce._conditions_hold(statement.get("Condition"), context)
@@ -235,14 +243,6 @@ def evaluate(policies: list[dict[str, Any]], action: str, resource: str, context
                 return "Deny"
             allowed = allowed or statement.get("Effect") == "Allow"
     return "Allow" if allowed else ""
-
-
-def _action_matches(statement: dict[str, Any], action: str) -> bool:
-    if "NotAction" in statement:
-        return not any(
-            enforce._glob(str(p), action, ignore_case=True) for p in enforce._as_list(statement["NotAction"])
-        )
-    return any(enforce._glob(str(p), action, ignore_case=True) for p in enforce._as_list(statement.get("Action", [])))
 
 
 def _is_user(caller: enforce.Caller, partition: str) -> bool:

@@ -386,3 +386,36 @@ def test_switch_is_off_unless_asked_for_and_reaches_the_server():
     passed = cloud_args(parse_args(["start", "--enforce-identity"]))
     assert parse_args(["serve", *passed]).enforce_identity is True
     assert LocalCloud("unused").enforce_identity is False
+
+
+@pytest.mark.parametrize(
+    ("boundary", "refused"),
+    [
+        pytest.param({"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}, None, id="boundary-allows"),
+        pytest.param(
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            "because no permissions boundary allows the ec2:DescribeInstances action",
+            id="boundary-without-the-action",
+        ),
+        pytest.param(
+            {"Effect": "Deny", "Action": "ec2:*", "Resource": "*"},
+            "with an explicit deny in a permissions boundary",
+            id="boundary-denies",
+        ),
+    ],
+)
+def test_permissions_boundary_limits_a_session(cloud, boundary, refused):
+    arn, session = cloud.role_session(document({"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}))
+    iam = cloud.client(cloud.admin, "iam")
+    name = arn.split("/")[1]
+    boundary_arn = iam.create_policy(PolicyName=f"{name}-boundary", PolicyDocument=json.dumps(document(boundary)))
+    iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary_arn["Policy"]["Arn"])
+    ec2 = cloud.client(session, "ec2")
+    if refused is None:
+        assert "Reservations" in ec2.describe_instances()
+        return
+    with pytest.raises(ClientError) as raised:
+        ec2.describe_instances()
+    code, message, status = refusal(raised.value)
+    assert (code, status) == ("UnauthorizedOperation", 403)
+    assert message.endswith(f"User: {arn} is not authorized to perform: ec2:DescribeInstances on resource: * {refused}")
