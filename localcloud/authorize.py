@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import calls, enforce
+from .policy import iam_policy
 
 log = logging.getLogger(__name__)
 
@@ -225,15 +226,15 @@ def evaluate(policies: list[dict[str, Any]], action: str, resource: str, context
     allowed = False
     for policy in policies:
         try:
-            statements = enforce._statements(policy)
+            statements = iam_policy.statements_of(policy)
         except enforce.Unsupported as reason:
             log.warning("cannot evaluate a policy for %s: %s", action, reason)
             return UNREADABLE
         for statement in statements:
-            if not enforce._action_matches(statement, action) or not enforce._resource_matches(statement, resource):
+            if not iam_policy.action_matches(statement, action) or not iam_policy.resource_matches(statement, resource):
                 continue
             try:
-                holds = enforce._conditions_hold(statement.get("Condition"), context)
+                holds = iam_policy.conditions_hold(statement.get("Condition"), context)
             except enforce.Unsupported as reason:
                 log.warning("cannot evaluate a statement for %s on %s: %s", action, resource, reason)
                 return UNREADABLE

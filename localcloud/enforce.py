@@ -47,25 +47,23 @@ pattern mean something else there.
 """
 
 import functools
-import json
 import logging
 import re
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import calls, defaults, propagation
+from .policy import iam_policy as policy
 
 log = logging.getLogger(__name__)
 
-ACTION = "sts:AssumeRole"
+ACTION = policy.ACTION
 EC2_SERVICE = "ec2.amazonaws.com"
 DEFAULT_DURATION = 3600
 CHAINED_MAX_DURATION = 3600
 # The user moto's GetCallerIdentity reports for an access key it never issued.
 UNKNOWN_KEY_USER = defaults.BASE_USER
 ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:.*/)?([\w+=,.@-]+)$")
-ACCOUNT_ROOT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$")
 
 DURATION_OVER_MAX = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
 DURATION_CHAINED = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
@@ -74,8 +72,7 @@ _MARK = "_localcloud_enforce"
 _settings = {"enabled": True}
 
 
-class Unsupported(Exception):
-    """A policy element this evaluator does not model; the call is refused rather than guessed at."""
+Unsupported = policy.Unsupported
 
 
 class Refused(Exception):
@@ -197,12 +194,11 @@ def decide(caller: Caller, request: Request) -> None:
     role_account = match.group(2)
     context = _context(caller, request)
     try:
-        trust = _load(role.assume_role_policy_document)
-        trusted, explicit = _evaluate_trust(trust, caller, context)
-        identity = "" if caller.service else _evaluate_identity(caller.policies, request.role_arn, context)
-        bounded = (
-            "Allow" if caller.boundary is None else _evaluate_identity([caller.boundary], request.role_arn, context)
-        )
+        trust = policy.load(role.assume_role_policy_document)
+        trusted, explicit = policy.evaluate_trust(trust, caller, context)
+        identity = "" if caller.service else policy.evaluate_identity(caller.policies, request.role_arn, context)
+        boundary = [caller.boundary] if caller.boundary is not None else []
+        bounded = policy.evaluate_identity(boundary, request.role_arn, context) if boundary else "Allow"
     except Unsupported as reason:
         log.warning("cannot evaluate the policies for AssumeRole of %s: %s", request.role_arn, reason)
         raise Refused("AccessDenied", f"unsupported policy: {reason}") from None
@@ -215,7 +211,7 @@ def decide(caller: Caller, request: Request) -> None:
     if bounded == "Deny":
         raise Refused("AccessDenied", "the caller's permissions boundary denies it")
     # Within one account, a trust naming the session ARN itself is not limited by the boundary.
-    if bounded != "Allow" and not (caller.account == role_account and _allows_principal(trust, caller.arn)):
+    if bounded != "Allow" and not (caller.account == role_account and policy.allows_principal(trust, caller.arn)):
         raise Refused("AccessDenied", "the caller's permissions boundary does not allow it")
     if caller.service and caller.account != role_account:
         raise Refused("AccessDenied", "EC2 acts only for roles of the instance's account")
@@ -239,44 +235,19 @@ def _find_role(arn: str, partition: str) -> Any:
     return None
 
 
-def _load(document: Any) -> dict[str, Any]:
-    """A policy document as moto keeps it (a JSON string, possibly URL-encoded, or a dict)."""
-    if isinstance(document, dict):
-        return document
-    text = document or ""
-    try:
-        loaded = json.loads(text)
-    except ValueError:
-        try:
-            loaded = json.loads(urllib.parse.unquote(text))
-        except ValueError:
-            raise Unsupported(f"policy is not JSON: {text[:80]!r}") from None
-    if not isinstance(loaded, dict):
-        raise Unsupported("policy is not a JSON object")
-    return loaded
-
-
-def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    statements = document.get("Statement", [])
-    statements = statements if isinstance(statements, list) else [statements]
-    if not all(isinstance(s, dict) for s in statements):
-        raise Unsupported("a statement is not a JSON object")
-    return statements
-
-
 def _role_policies(iam: Any, role_name: str) -> list[dict[str, Any]]:
     role = iam.get_role(role_name)
-    documents = [_load(doc) for doc in role.policies.values()]
-    return documents + [_load(_default_version(p)) for p in role.managed_policies.values()]
+    documents = [policy.load(doc) for doc in role.policies.values()]
+    return documents + [policy.load(_default_version(p)) for p in role.managed_policies.values()]
 
 
 def _user_policies(iam: Any, user_name: str) -> list[dict[str, Any]]:
     user = iam.get_user(user_name)
-    documents = [_load(doc) for doc in user.policies.values()]
-    documents += [_load(_default_version(p)) for p in user.managed_policies.values()]
+    documents = [policy.load(doc) for doc in user.policies.values()]
+    documents += [policy.load(_default_version(p)) for p in user.managed_policies.values()]
     for group in iam.get_groups_for_user(user_name):
-        documents += [_load(doc) for doc in group.policies.values()]
-        documents += [_load(_default_version(p)) for p in group.managed_policies.values()]
+        documents += [policy.load(doc) for doc in group.policies.values()]
+        documents += [policy.load(_default_version(p)) for p in group.managed_policies.values()]
     return documents
 
 
@@ -284,12 +255,12 @@ def _boundary(iam: Any, arn: str | None) -> dict[str, Any] | None:
     """The boundary policy's document; one that names no policy allows nothing."""
     if not arn:
         return None
-    policy = iam.managed_policies.get(arn)
-    return _load(_default_version(policy)) if policy is not None else {"Statement": []}
+    managed = iam.managed_policies.get(arn)
+    return policy.load(_default_version(managed)) if managed is not None else {"Statement": []}
 
 
-def _default_version(policy: Any) -> str:
-    return next(v.document for v in policy.versions if v.is_default)
+def _default_version(managed: Any) -> str:
+    return next(v.document for v in managed.versions if v.is_default)
 
 
 def _context(caller: Caller, request: Request) -> dict[str, str]:
@@ -305,149 +276,3 @@ def _context(caller: Caller, request: Request) -> dict[str, str]:
     elif caller.session:
         context["aws:multifactorauthpresent"] = "false"
     return context
-
-
-def _evaluate_trust(trust: dict[str, Any], caller: Caller, context: dict[str, str]) -> tuple[str, bool]:
-    """The trust's verdict (Deny, Allow or the empty string) and whether an allowing statement names the caller."""
-    allowed = explicit = False
-    for statement in _statements(trust):
-        if "NotPrincipal" in statement:
-            raise Unsupported("NotPrincipal in a trust policy")
-        if not _action_matches(statement):
-            continue
-        named = _principal_matches(statement.get("Principal"), caller)
-        if named is None or not _conditions_hold(statement.get("Condition"), context):
-            continue
-        if statement.get("Effect") == "Deny":
-            return "Deny", False
-        if statement.get("Effect") == "Allow":
-            allowed = True
-            explicit = explicit or named
-    return ("Allow" if allowed else ""), explicit
-
-
-def _allows_principal(trust: dict[str, Any], arn: str) -> bool:
-    """Whether an Allow statement of the trust names ``arn`` itself as an AWS principal."""
-    return any(
-        statement.get("Effect") == "Allow"
-        and isinstance(statement.get("Principal"), dict)
-        and arn in [str(value) for value in _as_list(statement["Principal"].get("AWS", []))]
-        for statement in _statements(trust)
-    )
-
-
-def _evaluate_identity(
-    policies: list[dict[str, Any]], role_arn: str, context: dict[str, str], action: str = ACTION
-) -> str:
-    """Deny if any statement denies ``action`` on the resource, else Allow if one allows, else the empty string."""
-    allowed = False
-    for policy in policies:
-        for statement in _statements(policy):
-            if not _action_matches(statement, action) or not _resource_matches(statement, role_arn):
-                continue
-            if not _conditions_hold(statement.get("Condition"), context):
-                continue
-            if statement.get("Effect") == "Deny":
-                return "Deny"
-            allowed = allowed or statement.get("Effect") == "Allow"
-    return "Allow" if allowed else ""
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _glob(pattern: str, value: str, ignore_case: bool = False) -> bool:
-    """IAM wildcard matching: ``*`` any run of characters, ``?`` any one; everything else literally."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
-
-
-def _action_matches(statement: dict[str, Any], action: str = ACTION) -> bool:
-    if "NotAction" in statement:
-        return not any(_glob(str(p), action, ignore_case=True) for p in _as_list(statement["NotAction"]))
-    return any(_glob(str(p), action, ignore_case=True) for p in _as_list(statement.get("Action", [])))
-
-
-def _resource_matches(statement: dict[str, Any], arn: str) -> bool:
-    if "NotResource" in statement:
-        return not any(_arn_like(str(p), arn) for p in _as_list(statement["NotResource"]))
-    return any(_arn_like(str(p), arn) for p in _as_list(statement.get("Resource", [])))
-
-
-def _arn_like(pattern: str, arn: str) -> bool:
-    """ARN matching: each of the six colon-separated parts is matched on its own, wildcards allowed."""
-    if pattern == "*":
-        return True
-    parts, values = pattern.split(":", 5), arn.split(":", 5)
-    return len(parts) == len(values) == 6 and all(_glob(p, v) for p, v in zip(parts, values, strict=True))
-
-
-def _principal_matches(principal: Any, caller: Caller) -> bool | None:
-    """None if the principal element does not cover the caller, else whether it names the caller's ARN."""
-    if principal == "*":
-        return False
-    if not isinstance(principal, dict):
-        return None
-    if caller.service:
-        return False if caller.service in _as_list(principal.get("Service", [])) else None
-    named: bool | None = None
-    for value in _as_list(principal.get("AWS", [])):
-        value = str(value)
-        if value in (caller.principal_arn, caller.arn):
-            return True
-        root = ACCOUNT_ROOT.match(value)
-        if value == "*" or value == caller.account or (root and root.group(1) == caller.account):
-            named = False
-    return named
-
-
-# Condition operators: how one policy value matches one request value, and whether the operator is negated.
-_OPERATORS = {
-    "StringEquals": (lambda p, v: p == v, False),
-    "StringNotEquals": (lambda p, v: p == v, True),
-    "StringEqualsIgnoreCase": (lambda p, v: p.lower() == v.lower(), False),
-    "StringNotEqualsIgnoreCase": (lambda p, v: p.lower() == v.lower(), True),
-    "StringLike": (_glob, False),
-    "StringNotLike": (_glob, True),
-    "ArnEquals": (_arn_like, False),
-    "ArnLike": (_arn_like, False),
-    "ArnNotEquals": (_arn_like, True),
-    "ArnNotLike": (_arn_like, True),
-    "Bool": (lambda p, v: p.lower() == v.lower(), False),
-}
-
-
-def _text(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-
-def _conditions_hold(condition: Any, context: dict[str, str]) -> bool:
-    """Whether every operator of a Condition block holds for the request (all keys, any value)."""
-    if not condition:
-        return True
-    if not isinstance(condition, dict):
-        raise Unsupported(f"condition is not an object: {condition!r}")
-    for operator, keys in condition.items():
-        if not isinstance(keys, dict):
-            raise Unsupported(f"condition {operator} is not an object")
-        if_exists = operator.endswith("IfExists")
-        base = operator.removesuffix("IfExists")
-        if base not in _OPERATORS and base != "Null":
-            raise Unsupported(f"condition operator {operator} is not modelled")
-        for key, expected in keys.items():
-            values = [_text(v) for v in _as_list(expected)]
-            actual = context.get(key.lower())
-            if base == "Null":
-                if not all(v.lower() == ("true" if actual is None else "false") for v in values):
-                    return False
-                continue
-            matches, negated = _OPERATORS[base]
-            if actual is None:
-                # A missing key fails a positive operator and satisfies a negated one or an IfExists form.
-                if not (if_exists or negated):
-                    return False
-                continue
-            if any(matches(v, actual) for v in values) == negated:
-                return False
-    return True

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from . import enforce
+from .policy import iam_policy
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ def simulate(iam: Any, source_arn: str, actions: list[str], resources: list[str]
     results = []
     for action in actions:
         for resource in resources or ["*"]:
-            identity = enforce._evaluate_identity(policies, resource, context, action)
-            bounded = enforce._evaluate_identity([boundary], resource, context, action) if boundary else "Allow"
+            identity = iam_policy.evaluate_identity(policies, resource, context, action)
+            bounded = iam_policy.evaluate_identity([boundary], resource, context, action) if boundary else "Allow"
             if "Deny" in (identity, bounded):
                 decision = "explicitDeny"
             elif identity == bounded == "Allow":
