@@ -19,6 +19,8 @@ from pathlib import Path
 from . import calls, defaults, state
 
 START_TIMEOUT = 30.0
+# Each extra account loads AWS's managed policies into its own IAM backend, which takes about a second.
+START_TIMEOUT_PER_EXTRA_ACCOUNT = 3.0
 STOP_TIMEOUT = 10.0
 EXIT_NOT_RUNNING = 3
 # Settings of the caller that would steer botocore away from the local cloud or mix identities.
@@ -200,7 +202,7 @@ def cmd_start(args: argparse.Namespace) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    deadline = time.monotonic() + START_TIMEOUT
+    deadline = time.monotonic() + START_TIMEOUT + START_TIMEOUT_PER_EXTRA_ACCOUNT * args.extra_accounts
     while time.monotonic() < deadline:
         current = state.read_state(args.state_dir)
         if current and current.get("pid") == child.pid:
