@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
 # The local cloud must never mix with the caller's own AWS settings.
 unexport $(filter AWS_%,$(.VARIABLES))
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: all venv demo test lint pytest molecule local-cloud-start local-cloud-stop clean
+.PHONY: all venv demo test lint pytest molecule bench local-cloud-start local-cloud-stop clean
 
 all: test
 
@@ -37,6 +38,14 @@ pytest: venv
 
 molecule: venv
 	$(BIN)/molecule test --all
+
+# Not part of test: it takes minutes and measures rather than checks (see README, Performance).
+bench: venv $(BENCH_STAMP)
+	$(BIN)/python -m bench.run
+
+$(BENCH_STAMP): requirements-bench.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	touch $@
 
 local-cloud-start: venv
 	$(BIN)/python -m localcloud start

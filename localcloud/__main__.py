@@ -19,6 +19,8 @@ from pathlib import Path
 from . import calls, defaults, state
 
 START_TIMEOUT = 30.0
+# Each extra account loads AWS's managed policies into its own IAM backend, which takes about a second.
+START_TIMEOUT_PER_EXTRA_ACCOUNT = 3.0
 STOP_TIMEOUT = 10.0
 EXIT_NOT_RUNNING = 3
 # Settings of the caller that would steer botocore away from the local cloud or mix identities.
@@ -90,6 +92,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             help="answer this fraction of AWS calls with Throttling or a 5xx (see localcloud/calls.py; default 0, off)",
         )
         sub.add_argument("--fault-seed", type=int, default=0, metavar="INT", help="seed for choosing the faulted calls")
+        sub.add_argument(
+            "--extra-accounts",
+            type=int,
+            default=0,
+            metavar="N",
+            help=f"also create N empty member accounts, {defaults.EXTRA_ACCOUNT_BASE + 1:012d} and on, reached through "
+            f"the profiles {defaults.EXTRA_PROFILE_PREFIX}1 and on (default 0, at most {defaults.EXTRA_ACCOUNTS_MAX})",
+        )
     commands.add_parser("stop", help="stop the cloud")
     commands.add_parser("status", help="print the state and exit 0 if running, else exit 3")
     commands.add_parser("env", help="print exports for the controller's AWS config and credentials files")
@@ -143,6 +153,8 @@ def cloud_args(args: argparse.Namespace) -> list[str]:
         out += ["--propagation-delay", repr(args.propagation_delay)]
     if args.fault_rate:
         out += ["--fault-rate", repr(args.fault_rate), "--fault-seed", str(args.fault_seed)]
+    if args.extra_accounts:
+        out += ["--extra-accounts", str(args.extra_accounts)]
     return out
 
 
@@ -198,7 +210,7 @@ def cmd_start(args: argparse.Namespace) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    deadline = time.monotonic() + START_TIMEOUT
+    deadline = time.monotonic() + START_TIMEOUT + START_TIMEOUT_PER_EXTRA_ACCOUNT * args.extra_accounts
     while time.monotonic() < deadline:
         current = state.read_state(args.state_dir)
         if current and current.get("pid") == child.pid:
@@ -305,6 +317,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         propagation_delay=args.propagation_delay,
         fault_rate=args.fault_rate,
         fault_seed=args.fault_seed,
+        extra_accounts=args.extra_accounts,
     )
     return serve(cloud)
 

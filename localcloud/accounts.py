@@ -97,8 +97,12 @@ def create_admin_role(endpoint: str, region: str, account: str) -> None:
     log.info("created %s in account %s", defaults.ADMIN_ROLE, account)
 
 
-def write_profiles(aws_dir: Path, endpoint: str, region: str, source: str, target: str) -> tuple[Path, Path]:
+def write_profiles(
+    aws_dir: Path, endpoint: str, region: str, source: str, target: str, extra: dict[str, str] | None = None
+) -> tuple[Path, Path]:
     """Write the controller's config and credentials files (dir 0700, files 0600).
+
+    ``extra`` maps further profile names to the accounts they reach, written after the two fixed ones.
 
     Each write names a new ``role_session_name``. The AWS CLI caches assumed-role credentials in
     ``~/.aws/cli/cache`` under a hash of the AssumeRole arguments; a fresh moto never issued the
@@ -117,7 +121,8 @@ def write_profiles(aws_dir: Path, endpoint: str, region: str, source: str, targe
         f"endpoint_url = {endpoint}",
         "",
     ]
-    for profile, account in ((defaults.SOURCE_PROFILE, source), (defaults.TARGET_PROFILE, target)):
+    profiles = {defaults.SOURCE_PROFILE: source, defaults.TARGET_PROFILE: target, **(extra or {})}
+    for profile, account in profiles.items():
         lines += [
             f"[profile {profile}]",
             f"role_arn = {admin_role_arn(account)}",

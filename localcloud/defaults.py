@@ -28,7 +28,18 @@ BASE_PROFILE = "localcloud-base"
 SOURCE_PROFILE = "localcloud-source"
 TARGET_PROFILE = "localcloud-target"
 
+# Extra member accounts on request (``start --extra-accounts N``), for trying many accounts at once:
+# account N is EXTRA_ACCOUNT_BASE + N as 12 digits, reached through the profile localcloud-extra-N.
+EXTRA_ACCOUNT_BASE = 300000000000
+EXTRA_ACCOUNTS_MAX = 99
+EXTRA_PROFILE_PREFIX = "localcloud-extra-"
+
 LOOPBACK = "127.0.0.1"
+
+
+def extra_accounts(count: int) -> dict[str, str]:
+    """The extra accounts by profile name: ``{"localcloud-extra-1": "300000000001", ...}``, in order."""
+    return {f"{EXTRA_PROFILE_PREFIX}{n}": f"{EXTRA_ACCOUNT_BASE + n:012d}" for n in range(1, count + 1)}
 
 
 def state_dir_from_env() -> Path:

@@ -70,6 +70,7 @@ class LocalCloud:
         propagation_delay: float = 0.0,
         fault_rate: float = 0.0,
         fault_seed: int = 0,
+        extra_accounts: int = 0,
     ):
         hosts = list(hosts)
         for name in hosts:
@@ -82,6 +83,12 @@ class LocalCloud:
                 raise ValueError(f"{label} account must be 12 digits, got {account!r}")
         if source_account == target_account:
             raise ValueError("source and target account must differ")
+        if not 0 <= extra_accounts <= defaults.EXTRA_ACCOUNTS_MAX:
+            raise ValueError(f"extra_accounts must be 0..{defaults.EXTRA_ACCOUNTS_MAX}, got {extra_accounts}")
+        extra = defaults.extra_accounts(extra_accounts)
+        taken = set(extra.values()) & {source_account, target_account, defaults.BASE_ACCOUNT}
+        if taken:
+            raise ValueError(f"extra accounts {sorted(taken)} clash with the source, target or base account")
         if http_tokens not in ("optional", "required"):
             raise ValueError(f"http_tokens must be optional or required, got {http_tokens!r}")
         if not 1 <= hop_limit <= 64:
@@ -103,6 +110,7 @@ class LocalCloud:
         self.propagation_delay = propagation_delay
         self.fault_rate = fault_rate
         self.fault_seed = fault_seed
+        self.extra_accounts = extra
         self.aws_dir = self.state_dir / "aws"
         self.config_file = self.aws_dir / "config"
         self.credentials_file = self.aws_dir / "credentials"
@@ -129,7 +137,7 @@ class LocalCloud:
         return {"source": self.source_account, "target": self.target_account}
 
     def session(self, which: str) -> boto3.Session:
-        """An admin session in the 'source' or 'target' account, through the controller's profile."""
+        """An admin session in the 'source' or 'target' account (or an extra account by its profile name)."""
         return self._sessions[which]
 
     def start(self) -> dict[str, Any]:
@@ -173,15 +181,18 @@ class LocalCloud:
         log.info("moto at %s", self.endpoint)
 
         accounts.create_base_user(self.endpoint, self.region)
-        for account in self.accounts.values():
+        for account in [*self.accounts.values(), *self.extra_accounts.values()]:
             accounts.create_admin_role(self.endpoint, self.region, account)
-        accounts.write_profiles(self.aws_dir, self.endpoint, self.region, self.source_account, self.target_account)
+        accounts.write_profiles(
+            self.aws_dir, self.endpoint, self.region, self.source_account, self.target_account, self.extra_accounts
+        )
         profiles = {"source": defaults.SOURCE_PROFILE, "target": defaults.TARGET_PROFILE}
-        for which, profile in profiles.items():
+        expected = {**self.accounts, **self.extra_accounts}
+        for which, profile in {**profiles, **{name: name for name in self.extra_accounts}}.items():
             session = accounts.profile_session(self.config_file, self.credentials_file, profile)
             found = session.client("sts").get_caller_identity()["Account"]
-            if found != self.accounts[which]:
-                raise RuntimeError(f"profile {profile} acts in {found}, expected {self.accounts[which]}")
+            if found != expected[which]:
+                raise RuntimeError(f"profile {profile} acts in {found}, expected {expected[which]}")
             self._sessions[which] = session
         if self.verify_cli:
             found = accounts.cli_caller_account(self.config_file, self.credentials_file, defaults.TARGET_PROFILE)
@@ -224,6 +235,9 @@ class LocalCloud:
                 for h in self.hosts.values()
             },
         }
+        if self.extra_accounts:
+            # Only a cloud started with extra accounts names them, so the default state stays as it was.
+            self.state["extra_accounts"] = dict(self.extra_accounts)
         # From here on every call is someone else's: the cloud's own set-up is done.
         propagation.configure(self.propagation_delay)
         self._recorder.set_faults(self.fault_rate, self.fault_seed)
