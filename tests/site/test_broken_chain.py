@@ -144,6 +144,11 @@ def test_session_longer_than_role_chaining_allows_is_refused(site):
     run = site.play("site.yml", "--tags", "verify", "-e", FAST)
     assert run.rc != 0
     assert "DurationSeconds" in run.output
+    doctor = site.play("playbooks/doctor.yml")
+    assert doctor.rc != 0
+    said = " ".join(doctor.output.split())
+    assert "✗ aws sts get-caller-identity --profile airflow-role: " in said
+    assert "(ValidationError) when calling the AssumeRole operation: The requested DurationSeconds exceeds" in said
     config.write_bytes(converged)
     assert site.play("site.yml", "--tags", "verify").rc == 0
 
