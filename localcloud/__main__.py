@@ -63,6 +63,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         sub.add_argument("--region", default=defaults.REGION)
         sub.add_argument("--http-tokens", choices=("optional", "required"), default=defaults.HTTP_TOKENS)
         sub.add_argument("--hop-limit", type=int, default=defaults.HOP_LIMIT)
+        sub.add_argument(
+            "--host-hops",
+            type=int,
+            default=1,
+            metavar="N",
+            help="network hops from each host's SDK to its metadata service: 1 on the instance, 2 from a container",
+        )
         sub.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING"), default="INFO")
         sub.add_argument(
             "--no-enforce",
@@ -140,6 +147,8 @@ def cloud_args(args: argparse.Namespace) -> list[str]:
         args.http_tokens,
         "--hop-limit",
         str(args.hop_limit),
+        "--host-hops",
+        str(args.host_hops),
         "--log-level",
         args.log_level,
     ]
@@ -312,6 +321,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         region=args.region,
         http_tokens=args.http_tokens,
         hop_limit=args.hop_limit,
+        host_hops=args.host_hops,
         enforce=args.enforce,
         enforce_identity=args.enforce_identity,
         propagation_delay=args.propagation_delay,

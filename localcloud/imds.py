@@ -77,6 +77,12 @@ class MetadataService:
 
     Every request reads the instance from moto again, so changes the playbooks make (metadata
     options, instance-profile associations) show up at once, as they do on EC2.
+
+    ``hops`` is how many network hops lie between the host's SDK and the metadata service: 1 on the
+    instance itself, 2 from a container on it. EC2 sends the token answer with the instance's
+    ``HttpPutResponseHopLimit`` as its TTL, so a caller further away than that never receives it; here
+    the token request is then answered by a closed connection, and the SDK, as botocore does, goes on
+    without a token (IMDSv1), which an instance that requires tokens refuses.
     """
 
     def __init__(
@@ -88,8 +94,10 @@ class MetadataService:
         endpoint: str,
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        hops: int = 1,
     ):
         self.host = host
+        self.hops = hops
         self.instance_id = instance_id
         self.account = account
         # The User-Agent names the host, so the call log can tell these reads from the controller's.
@@ -128,6 +136,10 @@ class MetadataService:
             self._thread.join(timeout=5)
 
     # Tokens.
+
+    def token_reaches_caller(self) -> bool:
+        """Whether a token answer survives the hops to the caller under the instance's hop limit."""
+        return self.hops <= int(self.metadata_options().get("HttpPutResponseHopLimit", 1))
 
     def issue_token(self, ttl_header: str | None) -> tuple[str, int]:
         """A new session token valid for the requested seconds (1 to 21600, as on EC2)."""
@@ -293,6 +305,10 @@ class _Handler(BaseHTTPRequestHandler):
                 raise MetadataError(HTTPStatus.NOT_FOUND, "not found")
             if self.headers.get("X-Forwarded-For") is not None:
                 raise MetadataError(HTTPStatus.FORBIDDEN, "forwarded token request refused")
+            if not self.service.token_reaches_caller():
+                # The answer would run out of hops on the way: the caller receives nothing.
+                self.close_connection = True
+                return
             token, ttl = self.service.issue_token(self.headers.get(TTL_HEADER))
         except MetadataError as error:
             self._send(error.status, str(error))

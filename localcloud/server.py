@@ -64,6 +64,7 @@ class LocalCloud:
         region: str = defaults.REGION,
         http_tokens: str = defaults.HTTP_TOKENS,
         hop_limit: int = defaults.HOP_LIMIT,
+        host_hops: int = 1,
         verify_cli: bool = True,
         enforce: bool = True,
         enforce_identity: bool = False,
@@ -93,6 +94,8 @@ class LocalCloud:
             raise ValueError(f"http_tokens must be optional or required, got {http_tokens!r}")
         if not 1 <= hop_limit <= 64:
             raise ValueError(f"hop_limit must be 1..64, got {hop_limit}")
+        if not 1 <= host_hops <= 64:
+            raise ValueError(f"host_hops must be 1..64, got {host_hops}")
         if propagation_delay < 0:
             raise ValueError(f"propagation_delay must not be negative, got {propagation_delay}")
         if not 0 <= fault_rate <= 1:
@@ -104,6 +107,7 @@ class LocalCloud:
         self.region = region
         self.http_tokens = http_tokens
         self.hop_limit = hop_limit
+        self.host_hops = host_hops
         self.verify_cli = verify_cli
         self.enforce = enforce
         self.enforce_identity = enforce_identity
@@ -211,7 +215,12 @@ class LocalCloud:
         )
         for item in seeded:
             service = MetadataService(
-                item.name, item.instance_id, self.source_account, self.session("source"), self.endpoint
+                item.name,
+                item.instance_id,
+                self.source_account,
+                self.session("source"),
+                self.endpoint,
+                hops=self.host_hops,
             )
             service.start()
             self._metadata.append(service)

@@ -1,6 +1,7 @@
 """The metadata service answers as EC2's does for the instance as moto holds it right now."""
 
 import datetime as dt
+import http.client as http_client
 import json
 import subprocess
 import time
@@ -163,3 +164,47 @@ def test_association_changes_are_served(cloud, make_host):
     assert arn == f"arn:aws:sts::{SOURCE}:assumed-role/other-role/{host.instance_id}"
     host.ec2.disassociate_iam_instance_profile(AssociationId=association)
     assert get(host, CREDS)[0] == 404
+
+
+def container_fetcher(host):
+    """botocore's own metadata client, as the AWS CLI in a container on the host uses it (one attempt)."""
+    from botocore.utils import InstanceMetadataFetcher
+
+    return InstanceMetadataFetcher(
+        timeout=2, num_attempts=1, env={}, config={"ec2_metadata_service_endpoint": host.imds.endpoint}
+    )
+
+
+@pytest.mark.parametrize(
+    ("hop_limit", "http_tokens", "served"),
+    [
+        pytest.param(2, "required", True, id="limit-2-reaches-a-container"),
+        pytest.param(1, "required", False, id="limit-1-token-lost-v1-refused"),
+        pytest.param(1, "optional", True, id="limit-1-token-lost-v1-allowed"),
+    ],
+)
+def test_token_answer_runs_out_of_hops_on_the_way_to_a_container(make_host, hop_limit, http_tokens, served):
+    """Two hops away, a token answer with a hop limit of 1 is lost; botocore then goes on without a token."""
+    host = make_host(http_tokens=http_tokens)
+    host.ec2.modify_instance_metadata_options(InstanceId=host.instance_id, HttpPutResponseHopLimit=hop_limit)
+    associate(host, "airflow-role")
+    host.imds.hops = 2
+    try:
+        credentials = container_fetcher(host).retrieve_iam_role_credentials()
+    finally:
+        host.imds.hops = 1
+    assert bool(credentials.get("access_key")) is served
+    if served:
+        assert credentials["role_name"] == "airflow-role"
+
+
+def test_token_request_from_too_far_gets_no_answer(make_host):
+    host = make_host()
+    host.ec2.modify_instance_metadata_options(InstanceId=host.instance_id, HttpPutResponseHopLimit=1)
+    host.imds.hops = 2
+    try:
+        with pytest.raises(http_client.RemoteDisconnected):
+            http("PUT", f"{host.imds.endpoint}/latest/api/token", {TTL_HEADER: "60"})
+    finally:
+        host.imds.hops = 1
+    assert token(host.imds.endpoint)
