@@ -138,8 +138,11 @@ class MetadataService:
     # Tokens.
 
     def token_reaches_caller(self) -> bool:
-        """Whether a token answer survives the hops to the caller under the instance's hop limit."""
-        return self.hops <= int(self.metadata_options().get("HttpPutResponseHopLimit", 1))
+        """Whether a token answer survives the hops to the caller under the instance's hop limit.
+
+        One hop is within every limit EC2 allows (1 to 64), so only a farther caller reads the instance.
+        """
+        return self.hops <= 1 or self.hops <= int(self.metadata_options().get("HttpPutResponseHopLimit", 1))
 
     def issue_token(self, ttl_header: str | None) -> tuple[str, int]:
         """A new session token valid for the requested seconds (1 to 21600, as on EC2)."""
